@@ -1,0 +1,72 @@
+//! AES-GCM with 12-byte IVs and 16-byte tags, in place.
+
+// aes-gcm 0.10 exposes generic-array 0.14, deprecated in favour of 1.x; the next aes-gcm moves.
+#![allow(deprecated)]
+
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes192;
+use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
+
+use crate::error::Error;
+
+type Aes192Gcm = AesGcm<Aes192, aes_gcm::aead::consts::U12>;
+
+/// An expanded AES-GCM key. The key schedules zeroize on drop (the `zeroize` feature of `aes`).
+pub(crate) enum AeadKey {
+    Aes128(Box<Aes128Gcm>),
+    Aes192(Box<Aes192Gcm>),
+    Aes256(Box<Aes256Gcm>),
+}
+
+impl std::fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AeadKey(<redacted>)")
+    }
+}
+
+/// The AEAD's own error, deliberately opaque.
+#[derive(Debug)]
+pub(crate) struct AuthFailed;
+
+impl AeadKey {
+    pub(crate) fn new(key: &[u8]) -> Result<Self, Error> {
+        let bad = |_| Error::Config(format!("invalid AES key length {}", key.len()));
+        Ok(match key.len() {
+            16 => AeadKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?)),
+            24 => AeadKey::Aes192(Box::new(Aes192Gcm::new_from_slice(key).map_err(bad)?)),
+            32 => AeadKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?)),
+            n => return Err(Error::Config(format!("invalid AES key length {n}"))),
+        })
+    }
+
+    /// Encrypt `buf` in place and return the tag.
+    pub(crate) fn seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+        let nonce = GenericArray::from_slice(iv);
+        // Encryption fails only for inputs over 2^36 bytes, which frames can never reach.
+        let tag = match self {
+            AeadKey::Aes128(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+            AeadKey::Aes192(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+            AeadKey::Aes256(k) => k.encrypt_in_place_detached(nonce, aad, buf),
+        };
+        tag.map(Into::into).unwrap_or([0; 16])
+    }
+
+    /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.
+    pub(crate) fn open(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AuthFailed> {
+        let nonce = GenericArray::from_slice(iv);
+        let tag = GenericArray::from_slice(tag);
+        match self {
+            AeadKey::Aes128(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            AeadKey::Aes192(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+            AeadKey::Aes256(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
+        }
+        .map_err(|_| AuthFailed)
+    }
+}

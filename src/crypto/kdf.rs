@@ -1,0 +1,58 @@
+//! Per-message key derivation and key commitment.
+
+use hkdf::Hkdf;
+use sha2::{Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
+
+use super::AeadKey;
+use crate::error::Error;
+use crate::suite::{AlgorithmSuite, Kdf};
+
+/// Derive the message's encryption key (and, for committing suites, the commitment) from the data
+/// key and the message ID.
+pub(crate) fn derive_keys(
+    suite: AlgorithmSuite,
+    data_key: &[u8],
+    message_id: &[u8],
+) -> Result<(AeadKey, Option<[u8; 32]>), Error> {
+    if data_key.len() != suite.data_key_len() {
+        return Err(Error::materials(
+            format!(
+                "data key is {} bytes, suite {suite} needs {}",
+                data_key.len(),
+                suite.data_key_len()
+            ),
+            None,
+        ));
+    }
+    let len = suite.key_len();
+    let mut okm = Zeroizing::new([0u8; 32]);
+    let mut info = [0u8; 2 + 32];
+    info[..2].copy_from_slice(&suite.id().to_be_bytes());
+    let expand_err = |_| Error::Config("HKDF output length".into());
+    match suite.kdf() {
+        Kdf::Identity => return Ok((AeadKey::new(data_key)?, None)),
+        Kdf::HkdfSha256 | Kdf::HkdfSha384 => {
+            info[2..2 + message_id.len()].copy_from_slice(message_id);
+            let info = &info[..2 + message_id.len()];
+            if suite.kdf() == Kdf::HkdfSha256 {
+                Hkdf::<Sha256>::new(None, data_key).expand(info, &mut okm[..len])
+            } else {
+                Hkdf::<Sha384>::new(None, data_key).expand(info, &mut okm[..len])
+            }
+            .map_err(expand_err)?;
+            Ok((AeadKey::new(&okm[..len])?, None))
+        }
+        Kdf::HkdfSha512Commit => {
+            // One extract, two expands, as the specification asks.
+            let hk = Hkdf::<Sha512>::new(Some(message_id), data_key);
+            info[2..11].copy_from_slice(b"DERIVEKEY");
+            hk.expand(&info[..11], &mut okm[..len])
+                .map_err(expand_err)?;
+            let mut commitment = [0u8; 32];
+            hk.expand(b"COMMITKEY", &mut commitment)
+                .map_err(expand_err)?;
+            Ok((AeadKey::new(&okm[..len])?, Some(commitment)))
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Body frames and their authenticated data.
+
+use super::header::{ContentType, MessageHeader};
+use super::Reader;
+use crate::error::Error;
+
+const FINAL_MARKER: u32 = 0xFFFF_FFFF;
+/// The largest non-framed body the format allows.
+const MAX_NON_FRAMED_LEN: u64 = (1 << 36) - 32;
+
+/// What kind of body frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A full frame of `frame_length` bytes; more follow.
+    Regular,
+    /// The last frame.
+    Final,
+    /// The single block of a non-framed body.
+    NonFramed,
+}
+
+impl FrameKind {
+    fn content_string(self) -> &'static [u8] {
+        match self {
+            FrameKind::Regular => b"AWSKMSEncryptionClient Frame",
+            FrameKind::Final => b"AWSKMSEncryptionClient Final Frame",
+            FrameKind::NonFramed => b"AWSKMSEncryptionClient Single Block",
+        }
+    }
+
+    /// Whether this frame ends the body.
+    pub fn is_last(self) -> bool {
+        !matches!(self, FrameKind::Regular)
+    }
+}
+
+/// A body frame, borrowed from the input.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// Regular, final or non-framed.
+    pub kind: FrameKind,
+    /// Sequence number, from 1.
+    pub sequence: u32,
+    /// The IV stored in the frame.
+    pub iv: [u8; 12],
+    /// The ciphertext.
+    pub ciphertext: &'a [u8],
+    /// The GCM tag.
+    pub tag: [u8; 16],
+}
+
+/// Parses body frames one at a time, checking sequence numbers and lengths. Works on a whole
+/// buffer or on a stream: when the input ends inside a frame it returns [`Error::Truncated`]
+/// and keeps its state, so the caller can read more and call again.
+#[derive(Debug, Clone)]
+pub struct BodyParser {
+    content_type: ContentType,
+    frame_length: u32,
+    next_sequence: u32,
+    done: bool,
+}
+
+impl BodyParser {
+    /// A parser for the body that follows `header`.
+    pub fn new(header: &MessageHeader) -> Self {
+        BodyParser {
+            content_type: header.content_type,
+            frame_length: header.frame_length,
+            next_sequence: 1,
+            done: false,
+        }
+    }
+
+    /// Whether the final frame has been parsed.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The most bytes one frame can take on the wire (header fields included).
+    pub fn max_frame_wire_len(&self) -> usize {
+        self.frame_length as usize + 4 + 4 + 12 + 4 + 16
+    }
+
+    /// Parse the frame at the start of `input`; returns it and the number of bytes it took.
+    pub fn parse_next<'a>(&mut self, input: &'a [u8]) -> Result<(Frame<'a>, usize), Error> {
+        if self.done {
+            return Err(Error::TrailingBytes(input.len()));
+        }
+        let mut r = Reader::new(input);
+        let frame = match self.content_type {
+            ContentType::NonFramed => {
+                let iv = r.array::<12>("body IV")?;
+                let len = r.u64("body length")?;
+                if len > MAX_NON_FRAMED_LEN {
+                    return Err(Error::malformed(
+                        "non-framed body is longer than 2^36 - 32 bytes",
+                    ));
+                }
+                let len = usize::try_from(len)
+                    .map_err(|_| Error::LimitExceeded("body does not fit in memory".into()))?;
+                let ciphertext = r.take(len, "body")?;
+                let tag = r.array::<16>("body tag")?;
+                Frame {
+                    kind: FrameKind::NonFramed,
+                    sequence: 1,
+                    iv,
+                    ciphertext,
+                    tag,
+                }
+            }
+            ContentType::Framed => {
+                let first = r.u32("frame sequence number")?;
+                let (kind, sequence) = if first == FINAL_MARKER {
+                    (FrameKind::Final, r.u32("final frame sequence number")?)
+                } else {
+                    (FrameKind::Regular, first)
+                };
+                if sequence != self.next_sequence {
+                    return Err(Error::malformed(format!(
+                        "frame sequence number {sequence}, expected {}",
+                        self.next_sequence
+                    )));
+                }
+                let iv = r.array::<12>("frame IV")?;
+                let len = match kind {
+                    FrameKind::Final => {
+                        let len = r.u32("final frame length")?;
+                        if len > self.frame_length {
+                            return Err(Error::malformed(format!(
+                                "final frame length {len} exceeds the frame length {}",
+                                self.frame_length
+                            )));
+                        }
+                        len
+                    }
+                    _ => self.frame_length,
+                };
+                let ciphertext = r.take(len as usize, "frame")?;
+                let tag = r.array::<16>("frame tag")?;
+                Frame {
+                    kind,
+                    sequence,
+                    iv,
+                    ciphertext,
+                    tag,
+                }
+            }
+        };
+        // Only now that the whole frame is there does the state move on.
+        if frame.kind.is_last() {
+            self.done = true;
+        } else {
+            self.next_sequence = self
+                .next_sequence
+                .checked_add(1)
+                .ok_or_else(|| Error::malformed("more than 2^32 - 1 frames"))?;
+        }
+        Ok((frame, r.position()))
+    }
+}
+
+/// The deterministic IV of frame `sequence`: eight zero bytes and the sequence number.
+pub(crate) fn frame_iv(sequence: u32) -> [u8; 12] {
+    let mut iv = [0u8; 12];
+    iv[8..].copy_from_slice(&sequence.to_be_bytes());
+    iv
+}
+
+/// Write the additional authenticated data of a body frame into `out` (cleared first).
+pub(crate) fn body_aad(
+    out: &mut Vec<u8>,
+    message_id: &[u8],
+    kind: FrameKind,
+    sequence: u32,
+    len: u64,
+) {
+    out.clear();
+    out.extend_from_slice(message_id);
+    out.extend_from_slice(kind.content_string());
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+}
+
+/// `u32 seq || IV` of a regular frame.
+pub(crate) fn write_regular_frame_prefix(out: &mut Vec<u8>, sequence: u32) {
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out.extend_from_slice(&frame_iv(sequence));
+}
+
+/// `FFFFFFFF || u32 seq || IV || u32 len` of the final frame.
+pub(crate) fn write_final_frame_prefix(out: &mut Vec<u8>, sequence: u32, len: u32) {
+    out.extend_from_slice(&FINAL_MARKER.to_be_bytes());
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out.extend_from_slice(&frame_iv(sequence));
+    out.extend_from_slice(&len.to_be_bytes());
+}

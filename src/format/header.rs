@@ -1,0 +1,275 @@
+//! Message headers, v1 and v2, and encrypted data keys.
+
+use super::context::{parse_encryption_context, EncryptionContext};
+use super::{put_vec16, Reader};
+use crate::error::Error;
+use crate::suite::AlgorithmSuite;
+
+/// An encrypted data key: a data key wrapped by one master key.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EncryptedDataKey {
+    /// Who wrapped it: a raw keyring's namespace, or `aws-kms`.
+    pub provider_id: String,
+    /// Provider-specific key information (a key name and IV, a KMS key ARN, ...).
+    pub provider_info: Vec<u8>,
+    /// The wrapped data key.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for EncryptedDataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptedDataKey")
+            .field("provider_id", &self.provider_id)
+            .field(
+                "provider_info",
+                &String::from_utf8_lossy(&self.provider_info),
+            )
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+impl EncryptedDataKey {
+    /// The wire form: three u16-length-prefixed fields.
+    pub fn serialize_into(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        put_vec16(out, self.provider_id.as_bytes(), "a provider ID")?;
+        put_vec16(out, &self.provider_info, "provider info")?;
+        put_vec16(out, &self.ciphertext, "an encrypted data key")
+    }
+
+    fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let id = r.vec16("EDK provider ID")?;
+        let provider_id = std::str::from_utf8(id)
+            .map_err(|_| Error::malformed("EDK provider ID is not UTF-8"))?
+            .to_owned();
+        let provider_info = r.vec16("EDK provider info")?.to_vec();
+        let ciphertext = r.vec16("EDK ciphertext")?.to_vec();
+        Ok(EncryptedDataKey {
+            provider_id,
+            provider_info,
+            ciphertext,
+        })
+    }
+}
+
+/// How the body is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentType {
+    /// One AES-GCM block (decrypt only; encrypt always frames).
+    NonFramed,
+    /// A sequence of frames of `frame_length` bytes and a final frame.
+    Framed,
+}
+
+/// The header authentication fields that follow the header body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderAuth {
+    /// The IV (v1 only; always zero in practice, but the stored one is used).
+    pub iv: [u8; 12],
+    /// The GCM tag.
+    pub tag: [u8; 16],
+}
+
+/// Limits applied while parsing a header, before anything is allocated for its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderLimits {
+    /// The most encrypted data keys a header may carry. Checked as soon as the count is read.
+    pub max_encrypted_data_keys: Option<u16>,
+    /// The largest frame length accepted.
+    pub max_frame_length: u32,
+}
+
+impl Default for HeaderLimits {
+    fn default() -> Self {
+        HeaderLimits {
+            max_encrypted_data_keys: None,
+            // ESDK-Python rejects larger frames; no ESDK writes them.
+            max_frame_length: i32::MAX as u32,
+        }
+    }
+}
+
+/// A parsed message header.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct MessageHeader {
+    /// Message format version: 1 or 2.
+    pub version: u8,
+    /// The algorithm suite.
+    pub suite: AlgorithmSuite,
+    /// The message ID: 16 bytes (v1) or 32 (v2).
+    pub message_id: Vec<u8>,
+    /// The encryption context stored in the header. Required-context entries are not stored.
+    pub encryption_context: EncryptionContext,
+    /// The encrypted data keys.
+    pub encrypted_data_keys: Vec<EncryptedDataKey>,
+    /// Framed or non-framed body.
+    pub content_type: ContentType,
+    /// Frame length in bytes (0 for non-framed).
+    pub frame_length: u32,
+    /// The key commitment (v2 suite data).
+    pub commitment: Option<[u8; 32]>,
+    /// Header authentication.
+    pub auth: HeaderAuth,
+    /// The exact header-body bytes, which the header tag and the signature cover.
+    pub(crate) body_bytes: Vec<u8>,
+}
+
+impl MessageHeader {
+    /// Length of the serialized header, header authentication included.
+    pub fn serialized_len(&self) -> usize {
+        self.body_bytes.len() + if self.version == 1 { 28 } else { 16 }
+    }
+
+    /// The header body bytes as they were read or written.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body_bytes
+    }
+}
+
+/// Parse a header (body and authentication) from the start of `input`. Returns the header and the
+/// number of bytes it took. Fails with [`Error::Truncated`] if `input` ends inside the header, so
+/// a streaming caller can read more and try again.
+pub fn parse_header(input: &[u8], limits: &HeaderLimits) -> Result<(MessageHeader, usize), Error> {
+    let mut r = Reader::new(input);
+    let version = r.u8("header version")?;
+    if version != 1 && version != 2 {
+        return Err(Error::malformed(format!(
+            "unknown message format version 0x{version:02X}"
+        )));
+    }
+    if version == 1 {
+        let ty = r.u8("header type")?;
+        if ty != 0x80 {
+            return Err(Error::malformed(format!("unknown message type 0x{ty:02X}")));
+        }
+    }
+    let suite_id = r.u16("algorithm suite")?;
+    let suite = AlgorithmSuite::from_id(suite_id).ok_or(Error::UnsupportedSuite(suite_id))?;
+    if suite.message_format_version() != version {
+        return Err(Error::malformed(format!(
+            "suite {suite} cannot appear in a version {version} message"
+        )));
+    }
+    let message_id = r.take(suite.message_id_len(), "message ID")?.to_vec();
+    let ec_bytes = r.vec16("encryption context")?;
+    let encryption_context = parse_encryption_context(ec_bytes)?;
+    let edk_count = r.u16("EDK count")?;
+    if edk_count == 0 {
+        return Err(Error::malformed("header has no encrypted data keys"));
+    }
+    if let Some(max) = limits.max_encrypted_data_keys {
+        if edk_count > max {
+            return Err(Error::TooManyEncryptedDataKeys {
+                count: edk_count as usize,
+                max,
+            });
+        }
+    }
+    // Each EDK takes at least 6 bytes, so this allocation is bounded by the input.
+    let mut encrypted_data_keys = Vec::with_capacity((edk_count as usize).min(r.remaining() / 6));
+    for _ in 0..edk_count {
+        encrypted_data_keys.push(EncryptedDataKey::parse(&mut r)?);
+    }
+    let content_type = match r.u8("content type")? {
+        1 => ContentType::NonFramed,
+        2 => ContentType::Framed,
+        other => return Err(Error::malformed(format!("unknown content type {other}"))),
+    };
+    if version == 1 {
+        if r.array::<4>("reserved field")? != [0; 4] {
+            return Err(Error::malformed("reserved field is not zero"));
+        }
+        let iv_len = r.u8("IV length")?;
+        if iv_len != 12 {
+            return Err(Error::malformed(format!("IV length {iv_len} is not 12")));
+        }
+    }
+    let frame_length = r.u32("frame length")?;
+    match content_type {
+        ContentType::NonFramed if frame_length != 0 => {
+            return Err(Error::malformed("non-framed message with a frame length"))
+        }
+        ContentType::Framed if frame_length == 0 => {
+            return Err(Error::malformed("framed message with frame length 0"))
+        }
+        _ => {}
+    }
+    if frame_length > limits.max_frame_length {
+        return Err(Error::LimitExceeded(format!(
+            "frame length {frame_length} exceeds the maximum {}",
+            limits.max_frame_length
+        )));
+    }
+    let commitment = if suite.is_committing() {
+        Some(r.array::<32>("key commitment")?)
+    } else {
+        None
+    };
+    let body_len = r.position();
+    let iv = if version == 1 {
+        r.array::<12>("header IV")?
+    } else {
+        [0; 12]
+    };
+    let tag = r.array::<16>("header tag")?;
+    let header = MessageHeader {
+        version,
+        suite,
+        message_id,
+        encryption_context,
+        encrypted_data_keys,
+        content_type,
+        frame_length,
+        commitment,
+        auth: HeaderAuth { iv, tag },
+        body_bytes: input[..body_len].to_vec(),
+    };
+    Ok((header, r.position()))
+}
+
+/// Serialize a framed header body for encryption.
+pub fn serialize_header_body(
+    suite: AlgorithmSuite,
+    message_id: &[u8],
+    stored_context: &[u8],
+    edks: &[EncryptedDataKey],
+    frame_length: u32,
+    commitment: Option<&[u8; 32]>,
+) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(64 + stored_context.len() + edks.len() * 128);
+    if suite.is_committing() {
+        out.push(2);
+    } else {
+        out.extend_from_slice(&[1, 0x80]);
+    }
+    out.extend_from_slice(&suite.id().to_be_bytes());
+    out.extend_from_slice(message_id);
+    put_vec16(
+        &mut out,
+        stored_context,
+        "the serialized encryption context",
+    )?;
+    let count = u16::try_from(edks.len())
+        .map_err(|_| Error::LimitExceeded("more than 65535 encrypted data keys".into()))?;
+    if count == 0 {
+        return Err(Error::Config(
+            "materials carry no encrypted data key".into(),
+        ));
+    }
+    out.extend_from_slice(&count.to_be_bytes());
+    for edk in edks {
+        edk.serialize_into(&mut out)?;
+    }
+    out.push(2); // framed
+    if suite.is_committing() {
+        out.extend_from_slice(&frame_length.to_be_bytes());
+        let c = commitment
+            .ok_or_else(|| Error::Config("committing suite without commitment".into()))?;
+        out.extend_from_slice(c);
+    } else {
+        out.extend_from_slice(&[0, 0, 0, 0, 12]);
+        out.extend_from_slice(&frame_length.to_be_bytes());
+    }
+    Ok(out)
+}

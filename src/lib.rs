@@ -1,0 +1,53 @@
+//! # sealbox
+//!
+//! Client-side envelope encryption in the [AWS Encryption SDK] message format, with data-key
+//! caching.
+//!
+//! A fresh data key encrypts each message; a master key (a keyring) wraps the data key, and the
+//! wrapped key travels in the message header. sealbox reads and writes the ESDK format byte for
+//! byte (versions 1 and 2, all eleven algorithm suites), so messages move freely between sealbox
+//! and the Java, Python, C, JavaScript, .NET, Go and Rust SDKs.
+//!
+//! ```
+//! use sealbox::{Client, DefaultCmm, EncryptionContext, RawAesKeyring};
+//! use zeroize::Zeroizing;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let keyring = RawAesKeyring::new("my-namespace", "my-key", Zeroizing::new(vec![7u8; 32]))?;
+//! let cmm = DefaultCmm::new(keyring);
+//! let client = Client::new();
+//!
+//! let mut context = EncryptionContext::new();
+//! context.insert("purpose".into(), "example".into());
+//!
+//! let message = client.encrypt(&cmm, b"hello", &context).await?;
+//! let decrypted = client.decrypt(&cmm, &message).await?;
+//! assert_eq!(decrypted.plaintext, b"hello");
+//! assert_eq!(decrypted.encryption_context["purpose"], "example");
+//! # Ok::<(), sealbox::Error>(())
+//! # })?;
+//! # Ok::<(), sealbox::Error>(())
+//! ```
+//!
+//! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+pub mod cmm;
+mod codec;
+mod crypto;
+mod error;
+pub mod format;
+pub mod keyring;
+mod materials;
+mod suite;
+
+pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
+pub use cmm::{DefaultCmm, MaterialsManager, RequiredEncryptionContextCmm};
+pub use crypto::{RsaPadding, SigningKey, VerifyingKey};
+pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
+pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
+pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
+pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};
+pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};

@@ -1,0 +1,264 @@
+//! Round trips through every suite and keyring, and the errors that must come out of bad input.
+
+use std::sync::Arc;
+
+use sealbox::{
+    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EncryptionContext, Error, Keyring,
+    MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding,
+};
+use zeroize::Zeroizing;
+
+fn aes(name: &str, byte: u8) -> RawAesKeyring {
+    RawAesKeyring::new("ns", name, Zeroizing::new(vec![byte; 32])).unwrap()
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn client_for(suite: AlgorithmSuite, frame_length: u32) -> Client {
+    let policy = if suite.is_committing() {
+        CommitmentPolicy::RequireEncryptRequireDecrypt
+    } else {
+        CommitmentPolicy::ForbidEncryptAllowDecrypt
+    };
+    Client::builder()
+        .commitment_policy(policy)
+        .algorithm_suite(suite)
+        .frame_length(frame_length)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_suite_round_trips() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    let ec = ctx(&[("a", "1"), ("unicode_ключ", "\u{0}\u{1}")]);
+    for suite in AlgorithmSuite::ALL {
+        for (len, frame) in [
+            (0usize, 4096u32),
+            (1, 1),
+            (100, 10),
+            (4096, 4096),
+            (5000, 512),
+        ] {
+            let client = client_for(suite, frame);
+            let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let msg = client.encrypt(&cmm, &pt, &ec).await.unwrap();
+            assert_eq!(msg[0], suite.message_format_version());
+            let out = client.decrypt(&cmm, &msg).await.unwrap();
+            assert_eq!(out.plaintext, pt, "suite {suite} len {len} frame {frame}");
+            assert_eq!(out.header.suite, suite);
+            assert_eq!(
+                out.encryption_context.get("a").map(String::as_str),
+                Some("1")
+            );
+            assert_eq!(
+                out.encryption_context.contains_key("aws-crypto-public-key"),
+                suite.signature().is_some()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_client_uses_0578() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    let msg = Client::new()
+        .encrypt(&cmm, b"x", &EncryptionContext::new())
+        .await
+        .unwrap();
+    assert_eq!(&msg[..3], &[2, 0x05, 0x78]);
+}
+
+#[tokio::test]
+async fn policy_is_enforced() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    let v1 = client_for(AlgorithmSuite::Aes256GcmHkdfSha256, 4096);
+    let msg = v1
+        .encrypt(&cmm, b"x", &EncryptionContext::new())
+        .await
+        .unwrap();
+    let strict = Client::new();
+    assert!(matches!(
+        strict.decrypt(&cmm, &msg).await,
+        Err(Error::PolicyViolation { .. })
+    ));
+    assert!(Client::builder()
+        .algorithm_suite(AlgorithmSuite::Aes256GcmHkdfSha256)
+        .build()
+        .is_err());
+}
+
+#[tokio::test]
+async fn wrong_key_error_names_every_attempt() {
+    let writer = DefaultCmm::new(aes("k", 1));
+    let msg = Client::new()
+        .encrypt(&writer, b"secret", &EncryptionContext::new())
+        .await
+        .unwrap();
+    let a: Arc<dyn Keyring> = Arc::new(aes("k", 2));
+    let b: Arc<dyn Keyring> = Arc::new(aes("other", 1));
+    let reader = DefaultCmm::new(MultiKeyring::new(Some(a), vec![b]).unwrap());
+    let err = Client::new().decrypt(&reader, &msg).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::NoDataKey(ref e) if e.attempts.len() == 2),
+        "{text}"
+    );
+    assert!(
+        text.contains("raw-aes ns/k: authentication failed"),
+        "{text}"
+    );
+    assert!(text.contains("key name \"k\" is not \"other\""), "{text}");
+}
+
+#[tokio::test]
+async fn reserved_context_keys_are_refused() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    let err = Client::new()
+        .encrypt(&cmm, b"x", &ctx(&[("aws-crypto-public-key", "x")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::EncryptionContext(_)));
+}
+
+#[tokio::test]
+async fn edk_limit_applies_on_both_sides() {
+    let a: Arc<dyn Keyring> = Arc::new(aes("a", 1));
+    let b: Arc<dyn Keyring> = Arc::new(aes("b", 2));
+    let cmm = DefaultCmm::new(MultiKeyring::new(Some(a), vec![b]).unwrap());
+    let limited = Client::builder()
+        .max_encrypted_data_keys(1)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        limited.encrypt(&cmm, b"x", &EncryptionContext::new()).await,
+        Err(Error::TooManyEncryptedDataKeys { count: 2, max: 1 })
+    ));
+    let msg = Client::new()
+        .encrypt(&cmm, b"x", &EncryptionContext::new())
+        .await
+        .unwrap();
+    assert!(matches!(
+        limited.decrypt(&cmm, &msg).await,
+        Err(Error::TooManyEncryptedDataKeys { count: 2, max: 1 })
+    ));
+}
+
+#[tokio::test]
+async fn required_context_is_authenticated_but_not_stored() {
+    let inner = Arc::new(DefaultCmm::new(aes("k", 1)));
+    let cmm = RequiredEncryptionContextCmm::new(inner.clone(), vec!["tenant".into()]).unwrap();
+    let ec = ctx(&[("tenant", "acme"), ("kind", "invoice")]);
+    let client = Client::new();
+    let msg = client.encrypt(&cmm, b"payload", &ec).await.unwrap();
+    assert!(
+        !msg.windows(4).any(|w| w == b"acme"),
+        "required value must not be stored"
+    );
+    // Without the required entry: refused.
+    assert!(client.decrypt(&cmm, &msg).await.is_err());
+    // With a wrong value: header authentication fails.
+    let wrong = ctx(&[("tenant", "evil")]);
+    assert!(matches!(
+        client.decrypt_with_context(&inner, &msg, &wrong).await,
+        Err(Error::HeaderAuthentication) | Err(Error::NoDataKey(_))
+    ));
+    let out = client
+        .decrypt_with_context(&cmm, &msg, &ctx(&[("tenant", "acme")]))
+        .await
+        .unwrap();
+    assert_eq!(out.plaintext, b"payload");
+    assert_eq!(
+        out.encryption_context,
+        ec_with_public_key(&out.encryption_context, &ec)
+    );
+    assert!(!out.header.encryption_context.contains_key("tenant"));
+}
+
+fn ec_with_public_key(full: &EncryptionContext, ec: &EncryptionContext) -> EncryptionContext {
+    let mut e = ec.clone();
+    if let Some(pk) = full.get("aws-crypto-public-key") {
+        e.insert("aws-crypto-public-key".into(), pk.clone());
+    }
+    e
+}
+
+const RSA_PRIVATE: &str = include_str!("data/rsa-2048-private.pem");
+
+#[tokio::test]
+async fn rsa_paddings_round_trip_and_public_only_cannot_decrypt() {
+    for padding in [
+        RsaPadding::Pkcs1,
+        RsaPadding::OaepSha1,
+        RsaPadding::OaepSha256,
+        RsaPadding::OaepSha384,
+        RsaPadding::OaepSha512,
+    ] {
+        let full = RawRsaKeyring::new("ns", "rsa", padding)
+            .unwrap()
+            .with_private_key_pem(RSA_PRIVATE)
+            .unwrap()
+            .with_public_key_from_private()
+            .unwrap();
+        let cmm = DefaultCmm::new(full);
+        let msg = Client::new()
+            .encrypt(&cmm, b"rsa", &EncryptionContext::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            Client::new().decrypt(&cmm, &msg).await.unwrap().plaintext,
+            b"rsa"
+        );
+    }
+    let no_public =
+        DefaultCmm::new(RawRsaKeyring::new("ns", "rsa", RsaPadding::OaepSha256).unwrap());
+    assert!(matches!(
+        Client::new()
+            .encrypt(&no_public, b"x", &EncryptionContext::new())
+            .await,
+        Err(Error::Keyring(_))
+    ));
+}
+
+#[tokio::test]
+async fn tampering_and_truncation_fail() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
+    let msg = client
+        .encrypt(&cmm, &[9u8; 300], &EncryptionContext::new())
+        .await
+        .unwrap();
+    for cut in [0, 1, 10, msg.len() / 2, msg.len() - 1] {
+        assert!(
+            client.decrypt(&cmm, &msg[..cut]).await.is_err(),
+            "cut {cut}"
+        );
+    }
+    let mut extended = msg.clone();
+    extended.push(0);
+    assert!(matches!(
+        client.decrypt(&cmm, &extended).await,
+        Err(Error::TrailingBytes(1))
+    ));
+    let mut flipped = msg.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert!(client.decrypt(&cmm, &flipped).await.is_err());
+}
+
+#[test]
+fn debug_prints_no_secret() {
+    let key = sealbox::DataKey::from_slice(&[0xAB; 32]);
+    let text = format!("{key:?}");
+    assert!(
+        !text.contains("171") && !text.to_lowercase().contains("ab, ab"),
+        "{text}"
+    );
+    let k = aes("k", 0xAB);
+    assert!(!format!("{k:?}").contains("171"));
+}

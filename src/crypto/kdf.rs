@@ -31,7 +31,7 @@ pub(crate) fn derive_keys(
     info[..2].copy_from_slice(&suite.id().to_be_bytes());
     let expand_err = |_| Error::Config("HKDF output length".into());
     match suite.kdf() {
-        Kdf::Identity => return Ok((AeadKey::new(data_key)?, None)),
+        Kdf::Identity => Ok((AeadKey::new(data_key)?, None)),
         Kdf::HkdfSha256 | Kdf::HkdfSha384 => {
             info[2..2 + message_id.len()].copy_from_slice(message_id);
             let info = &info[..2 + message_id.len()];

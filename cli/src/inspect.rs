@@ -1,0 +1,54 @@
+//! `sealbox inspect`: the header of a message, without any key.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sealbox::format::{parse_header, ContentType, HeaderLimits};
+
+pub(crate) fn run(input: &Path) -> anyhow::Result<ExitCode> {
+    let mut bytes = Vec::new();
+    if input.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes)?;
+    } else {
+        // The header is at most a few hundred KiB; read no more than the header can need.
+        std::fs::File::open(input)
+            .with_context(|| format!("cannot open {}", input.display()))?
+            .take(1 << 20)
+            .read_to_end(&mut bytes)?;
+    }
+    let (h, len) =
+        parse_header(&bytes, &HeaderLimits::default()).context("not a valid message header")?;
+    println!("version: {}", h.version);
+    println!("suite: {} ({:?})", h.suite, h.suite);
+    println!("message_id: {}", B64.encode(&h.message_id));
+    println!("header_length: {len}");
+    match h.content_type {
+        ContentType::Framed => println!("frame_length: {}", h.frame_length),
+        ContentType::NonFramed => println!("frame_length: 0 (non-framed)"),
+    }
+    println!("encryption_context:");
+    for (k, v) in &h.encryption_context {
+        println!("  {k:?}: {v:?}");
+    }
+    println!("encrypted_data_keys: {}", h.encrypted_data_keys.len());
+    for (i, edk) in h.encrypted_data_keys.iter().enumerate() {
+        let info = &edk.provider_info;
+        // Raw AES provider info ends in tag length, IV length and IV: show only the key name.
+        let name = if info.len() > 20 && info[info.len() - 20..info.len() - 16] == [0, 0, 0, 128] {
+            &info[..info.len() - 20]
+        } else {
+            &info[..]
+        };
+        println!(
+            "  [{i}] provider: {:?} key: {:?} ({} bytes wrapped)",
+            edk.provider_id,
+            String::from_utf8_lossy(name),
+            edk.ciphertext.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

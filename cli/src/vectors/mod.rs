@@ -1,0 +1,225 @@
+//! Test-vector manifests: keys, keyrings from key descriptions, and the two runners.
+
+pub(crate) mod decrypt;
+pub(crate) mod encrypt;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sealbox::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// A key from a keys manifest.
+#[derive(Clone)]
+pub(crate) struct Key {
+    /// The name written into messages.
+    pub(crate) key_id: String,
+    pub(crate) material: Material,
+}
+
+#[derive(Clone)]
+pub(crate) enum Material {
+    Aes(Zeroizing<Vec<u8>>),
+    RsaPrivate(String),
+    RsaPublic(String),
+    /// A key type sealbox does not handle here (aws-kms, ...): tests that need it are skipped.
+    Unsupported(String),
+}
+
+/// A test that cannot run here (a key type sealbox does not support yet).
+#[derive(Debug)]
+pub(crate) struct Skip(pub(crate) String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped: {}", self.0)
+    }
+}
+
+impl std::error::Error for Skip {}
+
+pub(crate) fn read_json(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// Resolve a `file://` URI relative to the manifest's folder.
+pub(crate) fn resolve(base: &Path, uri: &str) -> PathBuf {
+    base.join(uri.strip_prefix("file://").unwrap_or(uri))
+}
+
+pub(crate) fn manifest_kind(v: &Value) -> (String, u64) {
+    let m = &v["manifest"];
+    (
+        m["type"].as_str().unwrap_or_default().to_owned(),
+        m["version"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Load a keys manifest (v1 to v3).
+pub(crate) fn load_keys(path: &Path) -> anyhow::Result<HashMap<String, Key>> {
+    let v = read_json(path)?;
+    let (kind, version) = manifest_kind(&v);
+    if kind != "keys" || !(1..=3).contains(&version) {
+        bail!("{}: not a keys manifest v1 to v3", path.display());
+    }
+    let mut keys = HashMap::new();
+    let obj = v["keys"]
+        .as_object()
+        .ok_or_else(|| anyhow!("keys manifest without keys"))?;
+    for (name, k) in obj {
+        let key_id = k["key-id"].as_str().unwrap_or(name).to_owned();
+        let ty = k["type"].as_str().unwrap_or_default();
+        let material_text = match &k["material"] {
+            Value::String(s) => s.clone(),
+            Value::Array(lines) => lines
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(k["line-separator"].as_str().unwrap_or("\n")),
+            _ => String::new(),
+        };
+        let material = match (ty, k["algorithm"].as_str().unwrap_or_default()) {
+            ("symmetric", "aes") => Material::Aes(Zeroizing::new(
+                B64.decode(material_text.trim())
+                    .with_context(|| format!("key {name}: bad base64"))?,
+            )),
+            ("private", "rsa") => Material::RsaPrivate(material_text),
+            ("public", "rsa") => Material::RsaPublic(material_text),
+            (other, alg) => Material::Unsupported(format!("{other} {alg}").trim().to_owned()),
+        };
+        keys.insert(name.clone(), Key { key_id, material });
+    }
+    Ok(keys)
+}
+
+fn padding(mk: &Value) -> anyhow::Result<RsaPadding> {
+    let alg = mk["padding-algorithm"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let hash = mk["padding-hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .replace('-', "");
+    Ok(match (alg.as_str(), hash.as_str()) {
+        ("pkcs1", _) => RsaPadding::Pkcs1,
+        ("oaep-mgf1", "sha1") => RsaPadding::OaepSha1,
+        ("oaep-mgf1", "sha256") => RsaPadding::OaepSha256,
+        ("oaep-mgf1", "sha384") => RsaPadding::OaepSha384,
+        ("oaep-mgf1", "sha512") => RsaPadding::OaepSha512,
+        _ => bail!("unknown RSA padding {alg}/{hash}"),
+    })
+}
+
+/// Builds keyrings from master-key and keyring descriptions, reusing them across tests (parsing
+/// an RSA key is expensive).
+pub(crate) struct KeyringFactory {
+    keys: HashMap<String, Key>,
+    cache: Mutex<HashMap<String, Arc<dyn Keyring>>>,
+    /// Key name to write for a key (RSA pairs share one name).
+    names: HashMap<String, String>,
+}
+
+impl KeyringFactory {
+    pub(crate) fn new(keys: HashMap<String, Key>) -> Self {
+        KeyringFactory {
+            keys,
+            cache: Mutex::new(HashMap::new()),
+            names: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn with_names(mut self, names: HashMap<String, String>) -> Self {
+        self.names = names;
+        self
+    }
+
+    pub(crate) fn key(&self, name: &str) -> anyhow::Result<&Key> {
+        self.keys
+            .get(name)
+            .ok_or_else(|| anyhow!("unknown key {name:?}"))
+    }
+
+    /// One raw master key (or `raw` keyring description). `encrypt` asks for a keyring that can
+    /// encrypt with a private RSA key (deriving the public key explicitly).
+    pub(crate) fn raw(&self, mk: &Value, encrypt: bool) -> anyhow::Result<Arc<dyn Keyring>> {
+        let cache_key = format!("{encrypt}{mk}");
+        if let Some(k) = self
+            .cache
+            .lock()
+            .map_err(|_| anyhow!("poisoned"))?
+            .get(&cache_key)
+        {
+            return Ok(k.clone());
+        }
+        let ty = mk["type"].as_str().unwrap_or_default();
+        if ty != "raw" {
+            return Err(Skip(format!("key type {ty:?}")).into());
+        }
+        let name = mk["key"]
+            .as_str()
+            .ok_or_else(|| anyhow!("master key without a key"))?;
+        let key = self.key(name)?;
+        let key_name = self.names.get(name).unwrap_or(&key.key_id);
+        let namespace = mk["provider-id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("raw key without provider-id"))?;
+        let keyring: Arc<dyn Keyring> = match (&key.material, mk["encryption-algorithm"].as_str()) {
+            (Material::Aes(bytes), Some("aes")) => {
+                Arc::new(RawAesKeyring::new(namespace, key_name, bytes.clone())?)
+            }
+            (Material::RsaPrivate(pem), Some("rsa")) => {
+                let k = RawRsaKeyring::new(namespace, key_name, padding(mk)?)?
+                    .with_private_key_pem(pem)?;
+                Arc::new(if encrypt {
+                    k.with_public_key_from_private()?
+                } else {
+                    k
+                })
+            }
+            (Material::RsaPublic(pem), Some("rsa")) => Arc::new(
+                RawRsaKeyring::new(namespace, key_name, padding(mk)?)?.with_public_key_pem(pem)?,
+            ),
+            (Material::Unsupported(what), _) => {
+                return Err(Skip(format!("key type {what:?}")).into())
+            }
+            (_, alg) => bail!("key {name:?} does not fit encryption algorithm {alg:?}"),
+        };
+        self.cache
+            .lock()
+            .map_err(|_| anyhow!("poisoned"))?
+            .insert(cache_key, keyring.clone());
+        Ok(keyring)
+    }
+
+    /// A list of master keys: one keyring, or a multi-keyring whose generator is the first.
+    pub(crate) fn master_keys(
+        &self,
+        mks: &Value,
+        encrypt: bool,
+    ) -> anyhow::Result<Arc<dyn Keyring>> {
+        let list = mks
+            .as_array()
+            .ok_or_else(|| anyhow!("master-keys is not a list"))?;
+        let mut keyrings = list
+            .iter()
+            .map(|mk| self.raw(mk, encrypt))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        match keyrings.len() {
+            0 => bail!("no master keys"),
+            1 => Ok(keyrings.remove(0)),
+            _ => {
+                let generator = keyrings.remove(0);
+                Ok(Arc::new(MultiKeyring::new(Some(generator), keyrings)?))
+            }
+        }
+    }
+}

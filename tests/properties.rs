@@ -1,0 +1,97 @@
+//! Property tests: random plaintexts, contexts, frame lengths and suites round-trip; any single
+//! flipped bit or any truncation makes decryption fail.
+
+use proptest::prelude::*;
+use sealbox::{
+    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EncryptionContext, RawAesKeyring,
+};
+use zeroize::Zeroizing;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+fn cmm() -> DefaultCmm {
+    DefaultCmm::new(RawAesKeyring::new("prop", "key", Zeroizing::new(vec![42; 32])).unwrap())
+}
+
+fn client(suite: AlgorithmSuite, frame_length: u32) -> Client {
+    let policy = if suite.is_committing() {
+        CommitmentPolicy::RequireEncryptAllowDecrypt
+    } else {
+        CommitmentPolicy::ForbidEncryptAllowDecrypt
+    };
+    Client::builder()
+        .commitment_policy(policy)
+        .algorithm_suite(suite)
+        .frame_length(frame_length)
+        .build()
+        .unwrap()
+}
+
+fn suite() -> impl Strategy<Value = AlgorithmSuite> {
+    prop::sample::select(AlgorithmSuite::ALL.to_vec())
+}
+
+fn context() -> impl Strategy<Value = EncryptionContext> {
+    prop::collection::btree_map("[a-zA-Z0-9_\\-ключ\u{0}]{1,12}", ".{0,20}", 0..4)
+        .prop_filter("reserved prefix", |ec| {
+            ec.keys().all(|k| !k.starts_with("aws-crypto-"))
+        })
+}
+
+/// A message for the mutation properties: small, multi-frame.
+fn message() -> impl Strategy<Value = (AlgorithmSuite, u32, Vec<u8>, EncryptionContext)> {
+    (
+        suite(),
+        1u32..64,
+        prop::collection::vec(any::<u8>(), 0..200),
+        context(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn round_trips(
+        suite in suite(),
+        frame_length in 1u32..700,
+        plaintext in prop::collection::vec(any::<u8>(), 0..3000),
+        ec in context(),
+    ) {
+        let rt = runtime();
+        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let message = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
+        let out = rt.block_on(client.decrypt(&cmm, &message)).unwrap();
+        prop_assert_eq!(out.plaintext, plaintext);
+        prop_assert_eq!(out.header.suite, suite);
+        prop_assert_eq!(out.header.frame_length, frame_length);
+        for (k, v) in &ec {
+            prop_assert_eq!(out.encryption_context.get(k), Some(v));
+        }
+    }
+
+    #[test]
+    fn any_flipped_bit_fails((suite, frame_length, plaintext, ec) in message(), bit in any::<prop::sample::Index>()) {
+        let rt = runtime();
+        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let mut message = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
+        let i = bit.index(message.len() * 8);
+        message[i / 8] ^= 1 << (i % 8);
+        let result = rt.block_on(client.decrypt(&cmm, &message));
+        prop_assert!(result.is_err(), "bit {} of {} flipped, suite {}, still decrypted", i, message.len() * 8, suite);
+    }
+
+    #[test]
+    fn any_truncation_fails((suite, frame_length, plaintext, ec) in message(), cut in any::<prop::sample::Index>()) {
+        let rt = runtime();
+        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let message = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
+        let len = cut.index(message.len());
+        let result = rt.block_on(client.decrypt(&cmm, &message[..len]));
+        prop_assert!(result.is_err(), "truncated to {} of {} bytes, still decrypted", len, message.len());
+    }
+}

@@ -133,6 +133,16 @@ impl Client {
         self.policy
     }
 
+    /// The frame length used to encrypt.
+    pub fn frame_length(&self) -> u32 {
+        self.frame_length
+    }
+
+    /// The largest header a streamed decryption reads before giving up.
+    pub(crate) fn max_header_len(&self) -> usize {
+        1 << 20
+    }
+
     pub(crate) fn header_limits(&self) -> HeaderLimits {
         HeaderLimits {
             max_encrypted_data_keys: self.max_encrypted_data_keys,

@@ -42,6 +42,7 @@ mod error;
 pub mod format;
 pub mod keyring;
 mod materials;
+pub mod stream;
 mod suite;
 
 pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
@@ -51,4 +52,7 @@ pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};
+pub use stream::{
+    DecryptOptions, DecryptingReader, EncryptingWriter, PendingMessage, PlaintextLength,
+};
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};

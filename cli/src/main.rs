@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod crypt;
 mod inspect;
 mod vectors;
 
@@ -18,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Encrypt a file or standard input into an ESDK message.
+    Encrypt(crypt::EncryptArgs),
+    /// Decrypt an ESDK message; the output is kept only if the whole message verifies.
+    Decrypt(crypt::DecryptArgs),
     /// Print a message's header (suite, message ID, context, encrypted data keys) without a key.
     Inspect {
         /// The message file, or - for standard input.
@@ -60,17 +65,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Inspect { input } => inspect::run(&input),
-            Command::Vectors { command } => match command {
-                VectorsCommand::Decrypt { manifest } => vectors::decrypt::run(&manifest).await,
-                VectorsCommand::Encrypt { manifest, outdir } => {
-                    vectors::encrypt::run(&manifest, &outdir).await
-                }
-            },
-        }
-    });
+    // The runtime drives the asynchronous steps (materials); file and pipe I/O stays on this
+    // thread, blocking, as the library's streaming docs describe.
+    let result = match cli.command {
+        Command::Encrypt(args) => crypt::encrypt(&runtime, &args),
+        Command::Decrypt(args) => crypt::decrypt(&runtime, &args),
+        Command::Inspect { input } => inspect::run(&input),
+        Command::Vectors { command } => match command {
+            VectorsCommand::Decrypt { manifest } => {
+                runtime.block_on(vectors::decrypt::run(&manifest))
+            }
+            VectorsCommand::Encrypt { manifest, outdir } => {
+                runtime.block_on(vectors::encrypt::run(&manifest, &outdir))
+            }
+        },
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -1,0 +1,310 @@
+//! `sealbox encrypt` and `sealbox decrypt`: stream files or standard input and output.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sealbox::{
+    AlgorithmSuite, Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext,
+    Keyring, MaterialsManager, MultiKeyring, PendingMessage, PlaintextLength, RawAesKeyring,
+    RawRsaKeyring, RsaPadding,
+};
+use zeroize::Zeroizing;
+
+/// Where the key comes from, and the input and output.
+#[derive(Args, Debug)]
+pub(crate) struct Common {
+    /// Input file, or - for standard input.
+    #[arg(short, long, default_value = "-")]
+    input: PathBuf,
+    /// Output file, or - for standard output. A file is written under a temporary name and
+    /// renamed only when the operation succeeded.
+    #[arg(short, long, default_value = "-")]
+    output: PathBuf,
+    /// A raw AES wrapping key: a file holding exactly 16, 24 or 32 bytes.
+    #[arg(long, value_name = "PATH")]
+    aes_key_file: Option<PathBuf>,
+    /// An RSA key in PEM: public (SPKI) to encrypt, private (PKCS#8) to decrypt.
+    #[arg(long, value_name = "PEM")]
+    rsa_key: Option<PathBuf>,
+    /// RSA padding: pkcs1, oaep-sha1, oaep-sha256, oaep-sha384, oaep-sha512.
+    #[arg(long, default_value = "oaep-sha256")]
+    rsa_padding: String,
+    /// Key namespace (provider ID) of a raw key.
+    #[arg(long, default_value = "sealbox")]
+    key_namespace: String,
+    /// Key name of a raw key.
+    #[arg(long)]
+    key_name: Option<String>,
+    /// Encryption context entry key=value; repeatable. On decrypt, the entries must match the
+    /// message (and supply required entries it does not store).
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// Commitment policy: require (default), require-encrypt-allow-decrypt, forbid.
+    #[arg(long, default_value = "require")]
+    policy: String,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// `sealbox encrypt`.
+#[derive(Args, Debug)]
+pub(crate) struct EncryptArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Algorithm suite ID in hex, e.g. 0478 (default 0578).
+    #[arg(long)]
+    suite: Option<String>,
+    /// Plaintext bytes per frame.
+    #[arg(long, default_value_t = sealbox::DEFAULT_FRAME_LENGTH)]
+    frame_length: u32,
+}
+
+/// `sealbox decrypt`.
+#[derive(Args, Debug)]
+pub(crate) struct DecryptArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Refuse signed messages right after the header, so that no released plaintext ever
+    /// depends on a signature not yet checked.
+    #[arg(long)]
+    unsigned_only: bool,
+}
+
+fn parse_context(pairs: &[String]) -> anyhow::Result<EncryptionContext> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| anyhow!("context entry {p:?} is not key=value"))?;
+            Ok((k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn parse_padding(s: &str) -> anyhow::Result<RsaPadding> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "pkcs1" => RsaPadding::Pkcs1,
+        "oaep-sha1" => RsaPadding::OaepSha1,
+        "oaep-sha256" => RsaPadding::OaepSha256,
+        "oaep-sha384" => RsaPadding::OaepSha384,
+        "oaep-sha512" => RsaPadding::OaepSha512,
+        other => bail!("unknown RSA padding {other:?}"),
+    })
+}
+
+fn parse_policy(s: &str) -> anyhow::Result<CommitmentPolicy> {
+    Ok(match s {
+        "require" => CommitmentPolicy::RequireEncryptRequireDecrypt,
+        "require-encrypt-allow-decrypt" => CommitmentPolicy::RequireEncryptAllowDecrypt,
+        "forbid" => CommitmentPolicy::ForbidEncryptAllowDecrypt,
+        other => bail!("unknown commitment policy {other:?}"),
+    })
+}
+
+/// The keyring the flags describe (several keys make a multi-keyring).
+fn keyring(c: &Common, encrypt: bool) -> anyhow::Result<Arc<dyn Keyring>> {
+    let mut keyrings: Vec<Arc<dyn Keyring>> = Vec::new();
+    if let Some(path) = &c.aes_key_file {
+        let key = Zeroizing::new(
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        );
+        let name = c.key_name.clone().unwrap_or_else(|| file_stem(path));
+        keyrings.push(Arc::new(RawAesKeyring::new(&c.key_namespace, &name, key)?));
+    }
+    if let Some(path) = &c.rsa_key {
+        let pem = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        );
+        let name = c.key_name.clone().unwrap_or_else(|| file_stem(path));
+        let k = RawRsaKeyring::new(&c.key_namespace, &name, parse_padding(&c.rsa_padding)?)?;
+        let k = if pem.contains("PRIVATE KEY") {
+            let k = k.with_private_key_pem(&pem)?;
+            if encrypt {
+                k.with_public_key_from_private()?
+            } else {
+                k
+            }
+        } else {
+            k.with_public_key_pem(&pem)?
+        };
+        keyrings.push(Arc::new(k));
+    }
+    match keyrings.len() {
+        0 => bail!("no key given: use --aes-key-file or --rsa-key"),
+        1 => Ok(keyrings.remove(0)),
+        _ => {
+            let generator = keyrings.remove(0);
+            Ok(Arc::new(MultiKeyring::new(Some(generator), keyrings)?))
+        }
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "key".into())
+}
+
+/// The input, with its length when it is a file.
+fn open_input(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin().lock()), None));
+    }
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    Ok((Box::new(f), len))
+}
+
+/// The output: standard output, or a temporary file renamed into place by `commit`.
+struct Output {
+    writer: Box<dyn Write>,
+    paths: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        if path.as_os_str() == "-" {
+            return Ok(Output {
+                writer: Box::new(std::io::stdout().lock()),
+                paths: None,
+            });
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".sealbox-partial-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(Output {
+            writer: Box::new(f),
+            paths: Some((tmp, path.to_owned())),
+        })
+    }
+
+    fn commit(self) -> anyhow::Result<()> {
+        drop(self.writer);
+        if let Some((tmp, dest)) = &self.paths {
+            std::fs::rename(tmp, dest)
+                .with_context(|| format!("cannot rename to {}", dest.display()))?;
+        }
+        Ok(())
+    }
+
+    fn abandon(self) {
+        drop(self.writer);
+        if let Some((tmp, _)) = &self.paths {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+fn progress(common: &Common, len: Option<u64>) -> ProgressBar {
+    if common.quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    let template = if len.is_some() {
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+    } else {
+        "{spinner} {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn client(common: &Common, suite: Option<&str>, frame_length: u32) -> anyhow::Result<Client> {
+    let mut b = Client::builder()
+        .commitment_policy(parse_policy(&common.policy)?)
+        .frame_length(frame_length);
+    if let Some(s) = suite {
+        let id = u16::from_str_radix(s.trim_start_matches("0x"), 16)
+            .with_context(|| format!("bad suite {s:?}"))?;
+        b = b.algorithm_suite(
+            AlgorithmSuite::from_id(id).ok_or_else(|| anyhow!("unknown suite {s}"))?,
+        );
+    }
+    Ok(b.build()?)
+}
+
+pub(crate) fn encrypt(
+    rt: &tokio::runtime::Runtime,
+    args: &EncryptArgs,
+) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let client = client(c, args.suite.as_deref(), args.frame_length)?;
+    let cmm = DefaultCmm::from_arc(keyring(c, true)?);
+    let context = parse_context(&c.context)?;
+    let (input, len) = open_input(&c.input)?;
+    let length = len.map_or(PlaintextLength::Unknown, PlaintextLength::Exact);
+    let encryptor = rt.block_on(client.encryptor(&cmm, &context, length))?;
+    let mut output = Output::open(&c.output)?;
+    let bar = progress(c, len);
+    let result = (|| -> anyhow::Result<()> {
+        let mut w = encryptor.into_writer(BufWriter::with_capacity(1 << 16, &mut output.writer));
+        std::io::copy(&mut bar.wrap_read(input), &mut w)?;
+        w.finish()?;
+        Ok(())
+    })();
+    bar.finish_and_clear();
+    finish(output, result, "encrypt")
+}
+
+pub(crate) fn decrypt(
+    rt: &tokio::runtime::Runtime,
+    args: &DecryptArgs,
+) -> anyhow::Result<ExitCode> {
+    let c = &args.common;
+    let client = client(c, None, sealbox::DEFAULT_FRAME_LENGTH)?;
+    let cmm: Arc<dyn MaterialsManager> = Arc::new(DefaultCmm::from_arc(keyring(c, false)?));
+    let context = parse_context(&c.context)?;
+    let (input, len) = open_input(&c.input)?;
+    let bar = progress(c, len);
+    let mut options = DecryptOptions::new().unsigned_only(args.unsigned_only);
+    if !context.is_empty() {
+        options = options.reproduced_context(context);
+    }
+    let mut output = Output::open(&c.output)?;
+    let result = (|| -> anyhow::Result<()> {
+        let pending = PendingMessage::read(
+            &client,
+            BufReader::with_capacity(1 << 16, bar.wrap_read(input)),
+        )?;
+        let mut reader = rt.block_on(pending.decrypt(&client, &cmm, options))?;
+        let mut out = BufWriter::with_capacity(1 << 16, &mut output.writer);
+        std::io::copy(&mut reader, &mut out)?;
+        out.flush()?;
+        Ok(())
+    })();
+    bar.finish_and_clear();
+    finish(output, result, "decrypt")
+}
+
+fn finish(output: Output, result: anyhow::Result<()>, what: &str) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(()) => {
+            output.commit()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let to_stdout = output.paths.is_none();
+            output.abandon();
+            eprintln!("sealbox: {what} failed: {e:#}");
+            if to_stdout && what == "decrypt" {
+                eprintln!("sealbox: whatever reached standard output before this error is NOT authenticated: discard it");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}

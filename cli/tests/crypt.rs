@@ -1,0 +1,211 @@
+//! `sealbox encrypt`, `decrypt` and `inspect` on files: round trip, wrong keys, tampering.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sealbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(args)
+        .output()
+        .expect("run sealbox")
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("sealbox-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, f: &str) -> String {
+        self.0.join(f).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn aes_round_trip_context_and_tampering() {
+    let d = Dir::new("aes");
+    std::fs::write(d.path("key"), [7u8; 32]).unwrap();
+    let plaintext: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+    std::fs::write(d.path("pt"), &plaintext).unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        &d.path("pt"),
+        "-o",
+        &d.path("ct"),
+        "--aes-key-file",
+        &d.path("key"),
+        "-c",
+        "tenant=acme",
+        "--suite",
+        "0478",
+        "--frame-length",
+        "1000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inspect = sealbox(&["inspect", &d.path("ct")]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        text.contains("suite: 0x0478") && text.contains("frame_length: 1000"),
+        "{text}"
+    );
+    assert!(text.contains("\"tenant\": \"acme\""), "{text}");
+
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("ct"),
+        "-o",
+        &d.path("out"),
+        "--aes-key-file",
+        &d.path("key"),
+        "-c",
+        "tenant=acme",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(d.path("out")).unwrap(), plaintext);
+
+    // A context that disagrees with the message fails.
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("ct"),
+        "-o",
+        &d.path("bad"),
+        "--aes-key-file",
+        &d.path("key"),
+        "-c",
+        "tenant=evil",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!Path::new(&d.path("bad")).exists());
+
+    // A tampered message fails, exits 1, and leaves no output file behind.
+    let mut ct = std::fs::read(d.path("ct")).unwrap();
+    let n = ct.len() - 50;
+    ct[n] ^= 1;
+    std::fs::write(d.path("tampered"), &ct).unwrap();
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("tampered"),
+        "-o",
+        &d.path("t.out"),
+        "--aes-key-file",
+        &d.path("key"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tampered"));
+    assert!(std::fs::read_dir(&d.0).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("t.out")));
+
+    // The wrong key name says which keyring tried which key.
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("ct"),
+        "--aes-key-file",
+        &d.path("key"),
+        "--key-name",
+        "other",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("key name \"key\" is not \"other\""));
+}
+
+#[test]
+fn rsa_public_encrypts_private_decrypts_and_unsigned_only() {
+    let d = Dir::new("rsa");
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/rsa-2048-private.pem"
+    ))
+    .unwrap();
+    std::fs::write(d.path("rsa.pem"), &pem).unwrap();
+    std::fs::write(d.path("pt"), b"hello rsa").unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        &d.path("pt"),
+        "-o",
+        &d.path("ct"),
+        "--rsa-key",
+        &d.path("rsa.pem"),
+        "--rsa-padding",
+        "oaep-sha512",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("ct"),
+        "--rsa-key",
+        &d.path("rsa.pem"),
+        "--rsa-padding",
+        "oaep-sha512",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"hello rsa");
+    // The default suite signs, so unsigned-only refuses it.
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("ct"),
+        "--rsa-key",
+        &d.path("rsa.pem"),
+        "--rsa-padding",
+        "oaep-sha512",
+        "--unsigned-only",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_usage_is_a_clear_error() {
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        "/nonexistent/file",
+        "--aes-key-file",
+        "/nonexistent/key",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/key"));
+    let d = Dir::new("short");
+    std::fs::write(d.path("key"), [1u8; 10]).unwrap();
+    let out = sealbox(&["encrypt", "--aes-key-file", &d.path("key")]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("16, 24 or 32 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

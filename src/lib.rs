@@ -45,7 +45,9 @@ mod materials;
 pub mod stream;
 mod suite;
 
-pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
+pub use client::{
+    Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH, DEFAULT_STREAM_MAX_FRAME_LENGTH,
+};
 pub use cmm::{DefaultCmm, MaterialsManager, RequiredEncryptionContextCmm};
 pub use crypto::{RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::io_error;
 use crate::cmm::MaterialsManager;
@@ -329,8 +329,9 @@ impl DecryptCore {
 
     fn fail(&mut self, e: Error) -> std::io::Error {
         self.state = State::Failed;
-        // Withheld plaintext of a failed message is wiped, never released.
-        self.plaintext.clear();
+        // Withheld plaintext of a failed message is wiped now (all of the buffer's capacity), not
+        // when the reader is dropped, and never released.
+        self.plaintext.zeroize();
         self.releasable = 0;
         self.plaintext_pos = 0;
         io_error(e)

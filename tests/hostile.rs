@@ -313,6 +313,7 @@ async fn every_cut_and_bit_flip_fails_in_every_suite() {
         let name = format!("{suite} empty");
         cases += assault(&reader(), &cmm, &message, b"", &name, 0..0).await;
     }
+    eprintln!("{cases} cut and bit-flip cases");
     assert!(cases > 40_000, "{cases} cases");
 }
 
@@ -723,6 +724,48 @@ async fn fuzz_seeds_and_regressions_replay() {
         if let Ok(ec) = sealbox::format::parse_encryption_context(&bytes) {
             let again = sealbox::format::serialize_encryption_context(&ec).unwrap();
             assert_eq!(again.len(), bytes.len(), "{name}");
+        }
+    }
+}
+
+/// Hostile wrapped keys reach the RSA keyring (it unwraps before the header tag can be checked):
+/// empty, short, too long, the modulus' size in 0xFF, zeros. Each is an error, never a panic.
+#[tokio::test]
+async fn rsa_keyring_survives_hostile_wrapped_keys() {
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/rsa-2048-private.pem"
+    ))
+    .unwrap();
+    for padding in [
+        sealbox::RsaPadding::Pkcs1,
+        sealbox::RsaPadding::OaepSha1,
+        sealbox::RsaPadding::OaepSha256,
+        sealbox::RsaPadding::OaepSha512,
+    ] {
+        let keyring = sealbox::RawRsaKeyring::new("ns", "rsa", padding)
+            .unwrap()
+            .with_private_key_pem(&pem)
+            .unwrap();
+        for ciphertext in [
+            vec![],
+            vec![1],
+            vec![0; 256],
+            vec![0xFF; 256],
+            vec![0xFF; 257],
+            vec![0x7F; 255],
+            vec![0x42; 4096],
+        ] {
+            let edk = EncryptedDataKey {
+                provider_id: "ns".into(),
+                provider_info: b"rsa".to_vec(),
+                ciphertext,
+            };
+            let suite = AlgorithmSuite::Aes256GcmHkdfSha512Commit;
+            let result = keyring
+                .unwrap_data_key(suite, &EncryptionContext::new(), &[edk])
+                .await;
+            assert!(result.is_err());
         }
     }
 }

@@ -769,3 +769,29 @@ async fn rsa_keyring_survives_hostile_wrapped_keys() {
         }
     }
 }
+
+/// The context's length is a u16 and its entries are parsed out of the input: a claim of 65,535
+/// bytes or 65,535 entries on a short input fails at once.
+#[tokio::test]
+async fn huge_encryption_context_claims_fail_fast() {
+    let (cmm, unwraps) = counting_cmm();
+    // A header whose context claims 65,535 bytes, on 100 bytes of input.
+    let mut h = v2_prefix();
+    let n = h.len();
+    h[n - 2..].copy_from_slice(&[0xFF, 0xFF]);
+    h.resize(100, 0x41);
+    let e = reader().decrypt(&cmm, &h).await.unwrap_err();
+    assert!(matches!(e, Error::Truncated(_)), "{e}");
+    // A context claiming 65,535 entries in 6 bytes.
+    let e = sealbox::format::parse_encryption_context(&[0xFF, 0xFF, 0, 0, 0, 0]).unwrap_err();
+    assert!(e.to_string().contains("truncated"), "{e}");
+    // A header carrying that context.
+    let mut h = v2_prefix();
+    let n = h.len();
+    h[n - 2..].copy_from_slice(&[0, 6]);
+    h.extend_from_slice(&[0xFF, 0xFF, 0, 0, 0, 0]);
+    h.resize(200, 0);
+    let e = reader().decrypt(&cmm, &h).await.unwrap_err();
+    assert!(matches!(e, Error::Malformed(_)), "{e}");
+    assert_eq!(unwraps.load(Ordering::SeqCst), 0);
+}

@@ -196,13 +196,15 @@ impl Client {
         self.max_header_length
     }
 
-    /// The largest frame length decrypt accepts: one-shot (`streaming == false`) or streamed.
-    pub fn max_frame_length(&self, streaming: bool) -> u32 {
-        match (self.max_frame_length, streaming) {
-            (Some(max), _) => max,
-            (None, false) => DEFAULT_MAX_FRAME_LENGTH,
-            (None, true) => DEFAULT_STREAM_MAX_FRAME_LENGTH,
-        }
+    /// The largest frame length one-shot decryption accepts.
+    pub fn max_frame_length(&self) -> u32 {
+        self.max_frame_length.unwrap_or(DEFAULT_MAX_FRAME_LENGTH)
+    }
+
+    /// The largest frame length (and non-framed body) streamed decryption accepts.
+    pub fn max_stream_frame_length(&self) -> u32 {
+        self.max_frame_length
+            .unwrap_or(DEFAULT_STREAM_MAX_FRAME_LENGTH)
     }
 
     /// The limits a header is parsed with, one-shot or streamed.
@@ -210,7 +212,11 @@ impl Client {
         HeaderLimits {
             max_encrypted_data_keys: self.max_encrypted_data_keys,
             max_header_length: self.max_header_length,
-            max_frame_length: self.max_frame_length(streaming),
+            max_frame_length: if streaming {
+                self.max_stream_frame_length()
+            } else {
+                self.max_frame_length()
+            },
         }
     }
 

@@ -506,10 +506,10 @@ async fn streams_refuse_frames_over_their_limit_and_one_shot_does_not_need_to() 
         reader().decrypt(&cmm, &message).await.unwrap().plaintext,
         b"tiny"
     );
-    assert_eq!(reader().max_frame_length(false), (1 << 31) - 1);
+    assert_eq!(reader().max_frame_length(), (1 << 31) - 1);
     // A stream would hold a frame: its default (64 MiB) refuses it at the header, fed endlessly.
     assert_eq!(
-        reader().max_frame_length(true),
+        reader().max_stream_frame_length(),
         sealbox::DEFAULT_STREAM_MAX_FRAME_LENGTH
     );
     let (header, header_len) = parse_header(&message, &HeaderLimits::default()).unwrap();

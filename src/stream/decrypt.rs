@@ -107,7 +107,7 @@ impl<R> PendingMessage<R> {
             inner: self.inner,
             core: DecryptCore {
                 parser: BodyParser::new(&header)
-                    .with_max_non_framed_length(client.max_frame_length(true).into()),
+                    .with_max_non_framed_length(client.max_stream_frame_length().into()),
                 signed: header.suite.signature().is_some(),
                 header,
                 decryptor: Some(decryptor),

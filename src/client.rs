@@ -5,11 +5,21 @@ use zeroize::Zeroizing;
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
 use crate::codec::{Decryptor, Encryptor};
 use crate::error::Error;
-use crate::format::{parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader};
+use crate::format::{
+    parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader,
+    DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
+};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// The default frame length, as in every ESDK.
 pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
+
+/// The largest frame length a streamed decryption accepts unless
+/// [`ClientBuilder::max_frame_length`] says otherwise: 64 MiB. A stream holds one whole frame
+/// (or the whole body of a non-framed message) before it can authenticate it, so this bounds its
+/// memory. One-shot decryption never allocates by the frame length, only by the input it is
+/// given, and accepts up to 2^31 - 1 by default, like every ESDK.
+pub const DEFAULT_STREAM_MAX_FRAME_LENGTH: u32 = 64 << 20;
 
 /// Encrypts and decrypts messages. Cheap to clone and to share; it holds configuration only.
 ///
@@ -32,6 +42,8 @@ pub struct Client {
     policy: CommitmentPolicy,
     frame_length: u32,
     max_encrypted_data_keys: Option<u16>,
+    max_header_length: usize,
+    max_frame_length: Option<u32>,
     suite: Option<AlgorithmSuite>,
 }
 
@@ -41,6 +53,8 @@ impl Default for Client {
             policy: CommitmentPolicy::default(),
             frame_length: DEFAULT_FRAME_LENGTH,
             max_encrypted_data_keys: None,
+            max_header_length: DEFAULT_MAX_HEADER_LENGTH,
+            max_frame_length: None,
             suite: None,
         }
     }
@@ -66,9 +80,33 @@ impl ClientBuilder {
     }
 
     /// The most encrypted data keys a message may carry, on encrypt and decrypt (default: no
-    /// limit). Decrypt checks it before it unwraps anything.
+    /// limit but the header length, as in every ESDK). Decrypt checks it as soon as the header's
+    /// EDK count is read, before it parses or unwraps any of them.
+    ///
+    /// Set it when decrypting messages from untrusted sources with a keyring whose unwrap attempts
+    /// are expensive (RSA, a remote service): without it a 1 MiB header can make a keyring try
+    /// thousands of encrypted data keys.
     pub fn max_encrypted_data_keys(mut self, max: u16) -> Self {
         self.client.max_encrypted_data_keys = Some(max);
+        self
+    }
+
+    /// The longest message header decrypt accepts, in bytes (default 1 MiB,
+    /// [`DEFAULT_MAX_HEADER_LENGTH`](crate::format::DEFAULT_MAX_HEADER_LENGTH)). A stream reads at
+    /// most this much before it gives up on a header; one-shot decryption refuses a longer one
+    /// before it calls the materials manager.
+    pub fn max_header_length(mut self, max: usize) -> Self {
+        self.client.max_header_length = max;
+        self
+    }
+
+    /// The largest frame length decrypt accepts, in bytes, one-shot and streamed alike; it bounds
+    /// the body of a non-framed message in a stream too. Checked when the header is read, before
+    /// any key is unwrapped. Default: 2^31 - 1 for one-shot decryption (whose memory the input
+    /// already bounds) and [`DEFAULT_STREAM_MAX_FRAME_LENGTH`] (64 MiB) for streams, which hold a
+    /// frame at a time.
+    pub fn max_frame_length(mut self, max: u32) -> Self {
+        self.client.max_frame_length = Some(max);
         self
     }
 
@@ -86,6 +124,16 @@ impl ClientBuilder {
                 "frame length must be between 1 and 2^31 - 1, not {}",
                 c.frame_length
             )));
+        }
+        if c.max_header_length == 0 {
+            return Err(Error::Config(
+                "the maximum header length must be at least 1".into(),
+            ));
+        }
+        if c.max_frame_length == Some(0) {
+            return Err(Error::Config(
+                "the maximum frame length must be at least 1".into(),
+            ));
         }
         if c.max_encrypted_data_keys == Some(0) {
             return Err(Error::Config(
@@ -138,15 +186,37 @@ impl Client {
         self.frame_length
     }
 
-    /// The largest header a streamed decryption reads before giving up.
-    pub(crate) fn max_header_len(&self) -> usize {
-        1 << 20
+    /// The most encrypted data keys decrypt accepts, if limited.
+    pub fn max_encrypted_data_keys(&self) -> Option<u16> {
+        self.max_encrypted_data_keys
     }
 
-    pub(crate) fn header_limits(&self) -> HeaderLimits {
+    /// The longest header decrypt accepts.
+    pub fn max_header_length(&self) -> usize {
+        self.max_header_length
+    }
+
+    /// The largest frame length one-shot decryption accepts.
+    pub fn max_frame_length(&self) -> u32 {
+        self.max_frame_length.unwrap_or(DEFAULT_MAX_FRAME_LENGTH)
+    }
+
+    /// The largest frame length (and non-framed body) streamed decryption accepts.
+    pub fn max_stream_frame_length(&self) -> u32 {
+        self.max_frame_length
+            .unwrap_or(DEFAULT_STREAM_MAX_FRAME_LENGTH)
+    }
+
+    /// The limits a header is parsed with, one-shot or streamed.
+    pub(crate) fn header_limits(&self, streaming: bool) -> HeaderLimits {
         HeaderLimits {
             max_encrypted_data_keys: self.max_encrypted_data_keys,
-            ..HeaderLimits::default()
+            max_header_length: self.max_header_length,
+            max_frame_length: if streaming {
+                self.max_stream_frame_length()
+            } else {
+                self.max_frame_length()
+            },
         }
     }
 
@@ -259,7 +329,7 @@ impl Client {
         message: &[u8],
         reproduced: Option<&EncryptionContext>,
     ) -> Result<Decrypted, Error> {
-        let (header, header_len) = parse_header(message, &self.header_limits())?;
+        let (header, header_len) = parse_header(message, &self.header_limits(false))?;
         let materials = self.decryption_materials(cmm, &header, reproduced).await?;
         let mut dec = Decryptor::new(&header, &message[..header_len], &materials)?;
         let mut parser = BodyParser::new(&header);

@@ -47,7 +47,9 @@ pub mod stream;
 mod suite;
 
 pub use cache::{LruMaterialsCache, MaterialsCache};
-pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
+pub use client::{
+    Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH, DEFAULT_STREAM_MAX_FRAME_LENGTH,
+};
 pub use cmm::{
     CachingCmm, CachingCmmBuilder, CachingStats, DefaultCmm, MaterialsManager,
     RequiredEncryptionContextCmm,

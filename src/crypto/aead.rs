@@ -12,7 +12,19 @@ use crate::error::Error;
 
 type Aes192Gcm = AesGcm<Aes192, aes_gcm::aead::consts::U12>;
 
-/// An expanded AES-GCM key. The key schedules zeroize on drop (the `zeroize` feature of `aes`).
+// The AES key schedules must wipe themselves on drop: that takes the `zeroize` feature of the
+// `aes` crate, which aes-gcm's own `zeroize` feature does NOT turn on. This fails to compile if
+// the feature is ever lost.
+const _: fn() = || {
+    fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wipes_on_drop::<aes_gcm::aes::Aes128>();
+    wipes_on_drop::<aes_gcm::aes::Aes192>();
+    wipes_on_drop::<aes_gcm::aes::Aes256>();
+};
+
+/// An expanded AES-GCM key, on the heap. The AES round keys are wiped on drop (the `zeroize`
+/// feature of `aes`). The GHASH key H = AES_K(0) is not: polyval 0.6 wipes it only on backends
+/// that runtime CPU detection (x86/x86_64, aarch64) does not use. See SECURITY.md.
 pub(crate) enum AeadKey {
     Aes128(Box<Aes128Gcm>),
     Aes192(Box<Aes192Gcm>),

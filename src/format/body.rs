@@ -56,6 +56,7 @@ pub struct Frame<'a> {
 pub struct BodyParser {
     content_type: ContentType,
     frame_length: u32,
+    max_non_framed_len: u64,
     next_sequence: u32,
     done: bool,
 }
@@ -66,9 +67,19 @@ impl BodyParser {
         BodyParser {
             content_type: header.content_type,
             frame_length: header.frame_length,
+            max_non_framed_len: MAX_NON_FRAMED_LEN,
             next_sequence: 1,
             done: false,
         }
+    }
+
+    /// Refuse a non-framed body longer than `max` bytes as soon as its length field is read, with
+    /// [`Error::LimitExceeded`]. A streaming reader, which holds the whole block before it can
+    /// authenticate it, sets this to its frame-length limit. (Framed bodies are bounded by the
+    /// header's frame length, which [`HeaderLimits`](super::HeaderLimits) checks.)
+    pub fn with_max_non_framed_length(mut self, max: u64) -> Self {
+        self.max_non_framed_len = max.min(MAX_NON_FRAMED_LEN);
+        self
     }
 
     /// Whether the final frame has been parsed.
@@ -95,6 +106,12 @@ impl BodyParser {
                     return Err(Error::malformed(
                         "non-framed body is longer than 2^36 - 32 bytes",
                     ));
+                }
+                if len > self.max_non_framed_len {
+                    return Err(Error::LimitExceeded(format!(
+                        "non-framed body of {len} bytes exceeds the maximum of {}",
+                        self.max_non_framed_len
+                    )));
                 }
                 let len = usize::try_from(len)
                     .map_err(|_| Error::LimitExceeded("body does not fit in memory".into()))?;

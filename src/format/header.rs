@@ -70,21 +70,33 @@ pub struct HeaderAuth {
     pub tag: [u8; 16],
 }
 
-/// Limits applied while parsing a header, before anything is allocated for its fields.
+/// The largest header [`HeaderLimits::default`] accepts: 1 MiB.
+pub const DEFAULT_MAX_HEADER_LENGTH: usize = 1 << 20;
+
+/// The largest frame length [`HeaderLimits::default`] accepts: 2^31 - 1, the most any ESDK reads
+/// or writes.
+pub const DEFAULT_MAX_FRAME_LENGTH: u32 = i32::MAX as u32;
+
+/// Limits applied while parsing a header, each checked as soon as the field it bounds is read and
+/// before anything is allocated for it. Start from [`HeaderLimits::default`] and change fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeaderLimits {
-    /// The most encrypted data keys a header may carry. Checked as soon as the count is read.
+    /// The most encrypted data keys a header may carry (default: no limit beyond the u16 count).
     pub max_encrypted_data_keys: Option<u16>,
-    /// The largest frame length accepted.
+    /// The largest frame length accepted (default [`DEFAULT_MAX_FRAME_LENGTH`]).
     pub max_frame_length: u32,
+    /// The longest header accepted, authentication fields included (default
+    /// [`DEFAULT_MAX_HEADER_LENGTH`]). Only this many bytes of the input are looked at.
+    pub max_header_length: usize,
 }
 
 impl Default for HeaderLimits {
     fn default() -> Self {
         HeaderLimits {
             max_encrypted_data_keys: None,
-            // ESDK-Python rejects larger frames; no ESDK writes them.
-            max_frame_length: i32::MAX as u32,
+            max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
+            max_header_length: DEFAULT_MAX_HEADER_LENGTH,
         }
     }
 }
@@ -130,7 +142,24 @@ impl MessageHeader {
 /// Parse a header (body and authentication) from the start of `input`. Returns the header and the
 /// number of bytes it took. Fails with [`Error::Truncated`] if `input` ends inside the header, so
 /// a streaming caller can read more and try again.
+///
+/// Only the first `limits.max_header_length` bytes are parsed: a header that does not end within
+/// them fails with [`Error::LimitExceeded`] (once that many bytes are there; before, with
+/// [`Error::Truncated`]).
 pub fn parse_header(input: &[u8], limits: &HeaderLimits) -> Result<(MessageHeader, usize), Error> {
+    let max = limits.max_header_length;
+    match parse_header_within(&input[..input.len().min(max)], limits) {
+        Err(Error::Truncated(what)) if input.len() >= max => Err(Error::LimitExceeded(format!(
+            "header longer than the maximum of {max} bytes (at {what})"
+        ))),
+        result => result,
+    }
+}
+
+fn parse_header_within(
+    input: &[u8],
+    limits: &HeaderLimits,
+) -> Result<(MessageHeader, usize), Error> {
     let mut r = Reader::new(input);
     let version = r.u8("header version")?;
     if version != 1 && version != 2 {

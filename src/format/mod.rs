@@ -11,7 +11,7 @@ pub use body::{BodyParser, Frame, FrameKind};
 pub use context::{parse_encryption_context, serialize_encryption_context, EncryptionContext};
 pub use header::{
     parse_header, serialize_header_body, ContentType, EncryptedDataKey, HeaderAuth, HeaderLimits,
-    MessageHeader,
+    MessageHeader, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
 };
 
 use crate::error::Error;

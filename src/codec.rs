@@ -2,7 +2,7 @@
 //! signatures. One-shot calls and streams both drive these, so there is one implementation of
 //! the body, not two.
 
-use crate::crypto::{ct_eq, derive_keys, random_bytes, AeadKey, Signer, Verifier};
+use crate::crypto::{ct_eq, derive_keys, random_message_id, AeadKey, Signer, Verifier};
 use crate::error::Error;
 use crate::format::{
     body_aad, serialize_encryption_context, serialize_header_body, write_final_frame_prefix,
@@ -44,7 +44,7 @@ impl Encryptor {
     ) -> Result<Self, Error> {
         let suite = materials.suite;
         let mut message_id = vec![0u8; suite.message_id_len()];
-        random_bytes(&mut message_id);
+        random_message_id(&mut message_id);
         let (key, commitment) = derive_keys(suite, materials.data_key.as_bytes(), &message_id)?;
         let stored: EncryptionContext = materials
             .encryption_context

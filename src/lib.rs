@@ -47,7 +47,7 @@ mod suite;
 
 pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
 pub use cmm::{DefaultCmm, MaterialsManager, RequiredEncryptionContextCmm};
-pub use crypto::{RsaPadding, SigningKey, VerifyingKey};
+pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};

@@ -1,4 +1,4 @@
-//! AES-GCM with 12-byte IVs and 16-byte tags, in place.
+//! AES-GCM with 12-byte IVs and 16-byte tags, in place, with the `aes-gcm` crate.
 
 // aes-gcm 0.10 exposes generic-array 0.14, deprecated in favour of 1.x; the next aes-gcm moves.
 #![allow(deprecated)]

@@ -47,7 +47,7 @@ pub mod stream;
 mod suite;
 
 pub use cache::{LruMaterialsCache, MaterialsCache};
-pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
+pub use client::{Client, ClientBuilder, Decrypted, MessageInfo, DEFAULT_FRAME_LENGTH};
 pub use cmm::{
     CachingCmm, CachingCmmBuilder, CachingStats, DefaultCmm, MaterialsManager,
     RequiredEncryptionContextCmm,

@@ -83,7 +83,7 @@ impl<R> PendingMessage<R> {
         cmm: &dyn MaterialsManager,
         options: DecryptOptions,
     ) -> Result<DecryptingReader<R>, Error> {
-        let header = self.header;
+        let mut header = self.header;
         if options.unsigned_only && header.suite.signature().is_some() {
             return Err(Error::Config(format!(
                 "unsigned-only decryption refuses a message signed with suite {}",
@@ -91,7 +91,7 @@ impl<R> PendingMessage<R> {
             )));
         }
         let materials = client
-            .decryption_materials(cmm, &header, options.reproduced_context.as_ref())
+            .decryption_materials(cmm, &mut header, options.reproduced_context.as_ref())
             .await?;
         let decryptor = Decryptor::new(&header, &self.buffer[..self.header_len], &materials)?;
         let mut input = self.buffer;

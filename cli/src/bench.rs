@@ -29,6 +29,9 @@ pub(crate) struct BenchArgs {
     /// figure runs, measures nothing worth reporting.
     #[arg(long)]
     quick: bool,
+    /// Only these figures (comma-separated names, e.g. `small_cached_encrypt`): for profiling.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// How long to time things.
@@ -40,6 +43,15 @@ struct Timing {
     bulk_len: usize,
 }
 
+/// Every figure, in the order they are printed.
+const NAMES: [&str; 6] = [
+    "bulk_encrypt",
+    "bulk_decrypt",
+    "small_cached_encrypt",
+    "small_cached_decrypt",
+    "sign_encrypt",
+    "verify_decrypt",
+];
 const FRAME: usize = 4096;
 const SMALL: usize = 1024;
 
@@ -78,7 +90,16 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         .enable_time()
         .build()
         .context("cannot start the async runtime")?;
-    figures(&runtime, backend, &*baselines, timing)?;
+    for name in &args.only {
+        if !NAMES.contains(&name.as_str()) {
+            bail!(
+                "no figure named {name:?}; the figures are {}",
+                NAMES.join(", ")
+            );
+        }
+    }
+    let want = |name: &str| args.only.is_empty() || args.only.iter().any(|n| n == name);
+    figures(&runtime, backend, &*baselines, timing, &want)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -162,6 +183,7 @@ fn figures(
     backend: &str,
     baselines: &dyn baseline::Baselines,
     timing: Timing,
+    want: &dyn Fn(&str) -> bool,
 ) -> anyhow::Result<()> {
     let mut rng = rand::thread_rng();
     let context = context();
@@ -177,40 +199,50 @@ fn figures(
     // Bulk: one message of `bulk_len` bytes in 4 KiB frames, against AES-GCM over the same
     // number of bytes in 4 KiB chunks, in place.
     let len = timing.bulk_len as u64;
-    let mut buf = vec![0u8; timing.bulk_len];
+    let bulk = want("bulk_encrypt") || want("bulk_decrypt");
+    let mut buf = vec![0u8; if bulk { timing.bulk_len } else { 0 }];
     rng.fill_bytes(&mut buf);
     let plaintext = buf.clone();
-    let seal = best_rate(timing, || {
-        let start = Instant::now();
-        baselines.aes_gcm_seal(&mut buf, FRAME);
-        Ok((len, start.elapsed()))
-    })?;
     // The message and plaintext buffers are reused, as the baseline's buffer is: a fresh 64 MiB
     // allocation would add the kernel's page faults to every run.
     let mut message = Vec::new();
-    let encrypt = best_rate(timing, || {
-        message.clear();
-        let ((), spent) = timed(
-            rt,
-            committing.encrypt_into(&cmm, &plaintext, &context, &mut message),
-        )?;
-        Ok((len, spent))
-    })?;
-    emit(backend, "bulk_encrypt", mb(encrypt), "MB/s", Some(mb(seal)));
-
-    let open = best_rate(timing, || {
-        Ok((len, baselines.aes_gcm_open(&mut buf, FRAME)))
-    })?;
-    let mut decrypted = Vec::new();
-    let decrypt = best_rate(timing, || {
-        decrypted.clear();
-        let (_, spent) = timed(rt, committing.decrypt_into(&cmm, &message, &mut decrypted))?;
-        Ok((len, spent))
-    })?;
-    if decrypted != plaintext {
-        bail!("bulk decrypt returned the wrong plaintext");
+    if bulk {
+        // Decrypting needs a message even when only bulk_decrypt is asked for.
+        rt.block_on(committing.encrypt_into(&cmm, &plaintext, &context, &mut message))?;
     }
-    emit(backend, "bulk_decrypt", mb(decrypt), "MB/s", Some(mb(open)));
+    if want("bulk_encrypt") {
+        let seal = best_rate(timing, || {
+            let start = Instant::now();
+            baselines.aes_gcm_seal(&mut buf, FRAME);
+            Ok((len, start.elapsed()))
+        })?;
+        let mut out = Vec::new();
+        let encrypt = best_rate(timing, || {
+            out.clear();
+            let ((), spent) = timed(
+                rt,
+                committing.encrypt_into(&cmm, &plaintext, &context, &mut out),
+            )?;
+            Ok((len, spent))
+        })?;
+        emit(backend, "bulk_encrypt", mb(encrypt), "MB/s", Some(mb(seal)));
+    }
+
+    let mut decrypted = Vec::new();
+    if want("bulk_decrypt") {
+        let open = best_rate(timing, || {
+            Ok((len, baselines.aes_gcm_open(&mut buf, FRAME)))
+        })?;
+        let decrypt = best_rate(timing, || {
+            decrypted.clear();
+            let (_, spent) = timed(rt, committing.decrypt_into(&cmm, &message, &mut decrypted))?;
+            Ok((len, spent))
+        })?;
+        if decrypted != plaintext {
+            bail!("bulk decrypt returned the wrong plaintext");
+        }
+        emit(backend, "bulk_decrypt", mb(decrypt), "MB/s", Some(mb(open)));
+    }
     drop((buf, plaintext, message, decrypted));
 
     // Small messages with a warm cache: every message after the first reuses the data key (and,
@@ -225,20 +257,31 @@ fn figures(
         ),
         (&signing, "sign_encrypt", "verify_decrypt", true),
     ] {
-        let (sign_base, verify_base) = if signed {
-            let sign = best_rate(timing, || Ok((1, baselines.ecdsa_p384_sign(&small))))?;
-            let verify = best_rate(timing, || Ok((1, baselines.ecdsa_p384_verify(&small))))?;
-            (Some(sign), Some(verify))
-        } else {
-            (None, None)
-        };
         let one = rt.block_on(client.encrypt(&cmm, &small, &context))?;
-        let enc = best_rate(timing, || {
-            small_batch(rt, || client.encrypt(&cmm, &small, &context))
-        })?;
-        emit(backend, enc_name, enc, "messages/s", sign_base);
-        let dec = best_rate(timing, || small_batch(rt, || client.decrypt(&cmm, &one)))?;
-        emit(backend, dec_name, dec, "messages/s", verify_base);
+        if want(enc_name) {
+            let baseline = if signed {
+                Some(best_rate(timing, || {
+                    Ok((1, baselines.ecdsa_p384_sign(&small)))
+                })?)
+            } else {
+                None
+            };
+            let enc = best_rate(timing, || {
+                small_batch(rt, || client.encrypt(&cmm, &small, &context))
+            })?;
+            emit(backend, enc_name, enc, "messages/s", baseline);
+        }
+        if want(dec_name) {
+            let baseline = if signed {
+                Some(best_rate(timing, || {
+                    Ok((1, baselines.ecdsa_p384_verify(&small)))
+                })?)
+            } else {
+                None
+            };
+            let dec = best_rate(timing, || small_batch(rt, || client.decrypt(&cmm, &one)))?;
+            emit(backend, dec_name, dec, "messages/s", baseline);
+        }
     }
     let stats = cmm.stats();
     if stats.misses > 4 {

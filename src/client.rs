@@ -1,5 +1,7 @@
 //! The client: policy, frame length and limits, and one-shot encrypt and decrypt.
 
+use std::collections::VecDeque;
+
 use zeroize::Zeroize;
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
@@ -243,6 +245,89 @@ impl Client {
         result
     }
 
+    /// Encrypt the plaintext in `buffer` in place: on success `buffer` holds the message. This
+    /// moves the data through memory once where [`encrypt_into`](Self::encrypt_into) reads the plaintext and
+    /// writes the message elsewhere, which matters when messages are larger than the processor's
+    /// caches. `buffer` grows by the header and frame overhead (reserve it to avoid a
+    /// reallocation). If materials cannot be had, `buffer` is left as it was; an error after
+    /// encryption began (which needs a broken signer) leaves it empty.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sealbox::{Client, DefaultCmm, EncryptionContext, RawAesKeyring};
+    /// let cmm = DefaultCmm::new(RawAesKeyring::new("ns", "k", vec![1u8; 32].into())?);
+    /// let client = Client::new();
+    /// let mut buffer = b"attack at dawn".to_vec();
+    /// client.encrypt_in_place(&cmm, &EncryptionContext::new(), &mut buffer).await?;
+    /// client.decrypt_in_place(&cmm, &mut buffer).await?;
+    /// assert_eq!(buffer, b"attack at dawn");
+    /// # Ok::<(), sealbox::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn encrypt_in_place(
+        &self,
+        cmm: &dyn MaterialsManager,
+        encryption_context: &EncryptionContext,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let len = buffer.len();
+        let materials = self
+            .encryption_materials(cmm, encryption_context, Some(len as u64), None)
+            .await?;
+        let fl = self.frame_length as usize;
+        // Every frame but the last is full; the last holds 0 to `fl` bytes.
+        let regular = len.saturating_sub(1) / fl;
+        if regular >= u32::MAX as usize {
+            return Err(Error::LimitExceeded("more than 2^32 - 1 frames".into()));
+        }
+        let mut header = Vec::with_capacity(256);
+        let mut enc = Encryptor::start(materials, self.frame_length, &mut header)?;
+        let h = header.len();
+        let frames_end = h + regular * (fl + 32) + (len - regular * fl) + 40;
+        buffer.reserve(frames_end + enc.body_len(0) - 40 - len);
+        buffer.resize(frames_end, 0);
+        // Front to back. Each frame lands further right than its plaintext was (by the header
+        // and the overhead of the frames before it), so before a frame is written, the plaintext
+        // it would overwrite moves into `carry`, and the frame's plaintext comes from the front
+        // of `carry`. `carry` holds about a frame plus the overhead so far (half a MiB for 64 MiB
+        // in 4 KiB frames) and stays in cache: the buffer itself is read from memory and written
+        // back once, front to back, as the AEAD alone would.
+        let mut carry = VecDeque::with_capacity(h + fl + 40 + regular * 32);
+        let mut saved = 0;
+        let mut save = |buffer: &[u8], carry: &mut VecDeque<u8>, upto: usize| {
+            let upto = upto.min(len);
+            if upto > saved {
+                carry.extend(&buffer[saved..upto]);
+                saved = upto;
+            }
+        };
+        save(buffer, &mut carry, h);
+        buffer[..h].copy_from_slice(&header);
+        for i in 0..=regular {
+            let last = i == regular;
+            let (n, prefix) = if last { (len - i * fl, 24) } else { (fl, 16) };
+            let at = h + i * (fl + 32);
+            let end = at + prefix + n + 16;
+            save(buffer, &mut carry, end);
+            let (a, b) = carry.as_slices();
+            let k = a.len().min(n);
+            buffer[at + prefix..at + prefix + k].copy_from_slice(&a[..k]);
+            buffer[at + prefix + k..at + prefix + n].copy_from_slice(&b[..n - k]);
+            carry.drain(..n);
+            if let Err(e) = enc.frame_in_place(i as u32 + 1, last, &mut buffer[at..end]) {
+                buffer.zeroize();
+                buffer.clear();
+                return Err(e);
+            }
+            enc.hash_frames(&buffer[at..end]);
+        }
+        if let Err(e) = enc.finish(buffer) {
+            buffer.clear();
+            return Err(e);
+        }
+        Ok(())
+    }
+
     fn write_message(
         &self,
         materials: crate::materials::EncryptionMaterials,
@@ -289,6 +374,63 @@ impl Client {
         plaintext: &mut Vec<u8>,
     ) -> Result<MessageInfo, Error> {
         self.decrypt_inner(cmm, message, None, plaintext).await
+    }
+
+    /// Decrypt the message in `buffer` in place: on success `buffer` holds the plaintext (see
+    /// [`encrypt_in_place`](Self::encrypt_in_place) for why). If the header does not parse,
+    /// materials cannot be had or the header does not verify, `buffer` is left as it was; an
+    /// error after that (a frame, the signature or the end of the message that does not verify)
+    /// wipes `buffer` and leaves it empty, since it may hold plaintext of frames that verified
+    /// before.
+    pub async fn decrypt_in_place(
+        &self,
+        cmm: &dyn MaterialsManager,
+        buffer: &mut Vec<u8>,
+    ) -> Result<MessageInfo, Error> {
+        let (mut header, header_len) = parse_header(buffer, &self.header_limits())?;
+        let materials = self.decryption_materials(cmm, &mut header, None).await?;
+        let dec = Decryptor::new(&header, &buffer[..header_len], &materials)?;
+        match Self::read_body_in_place(dec, &header, header_len, buffer) {
+            Ok(n) => {
+                buffer.truncate(n);
+                Ok(MessageInfo {
+                    header,
+                    encryption_context: materials.encryption_context,
+                })
+            }
+            Err(e) => {
+                buffer.zeroize();
+                buffer.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Decrypt each frame where it is and move its plaintext to the front, behind the plaintext
+    /// before it; returns the plaintext length.
+    fn read_body_in_place(
+        mut dec: Decryptor,
+        header: &MessageHeader,
+        header_len: usize,
+        buffer: &mut [u8],
+    ) -> Result<usize, Error> {
+        let mut parser = BodyParser::new(header);
+        let (mut pos, mut written) = (header_len, 0);
+        while !parser.is_done() {
+            let (frame, n) = parser.parse_next(&buffer[pos..])?;
+            let (kind, sequence, iv, tag) = (frame.kind, frame.sequence, frame.iv, frame.tag);
+            let ct_len = frame.ciphertext.len();
+            dec.frame_in_place(&mut buffer[pos..pos + n], kind, sequence, &iv, &tag, ct_len)?;
+            let ct_start = pos + n - 16 - ct_len;
+            buffer.copy_within(ct_start..ct_start + ct_len, written);
+            written += ct_len;
+            pos += n;
+        }
+        pos += dec.finish(&buffer[pos..])?;
+        if pos != buffer.len() {
+            return Err(Error::TrailingBytes(buffer.len() - pos));
+        }
+        Ok(written)
     }
 
     /// Like [`decrypt`](Self::decrypt), supplying the encryption context the caller expects:

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use crate::crypto::{ct_eq, derive_keys, random_message_id, AeadKey, Signer, Verifier};
 use crate::error::Error;
 use crate::format::{
-    frame_iv, write_encryption_context, write_final_frame_prefix, write_header_body,
-    write_regular_frame_prefix, EncryptionContext, Frame, FrameAad, FrameKind, MessageHeader,
+    final_frame_prefix, frame_iv, regular_frame_prefix, write_encryption_context,
+    write_header_body, EncryptionContext, Frame, FrameAad, FrameKind, MessageHeader,
 };
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 
@@ -160,18 +160,16 @@ impl Encryptor {
         let seq = self.sequence;
         let start = out.len();
         let kind = if last {
-            write_final_frame_prefix(out, seq, len as u32);
+            out.extend_from_slice(&final_frame_prefix(seq, len as u32));
             FrameKind::Final
         } else {
-            write_regular_frame_prefix(out, seq);
+            out.extend_from_slice(&regular_frame_prefix(seq));
             FrameKind::Regular
         };
         let aad = FrameAad::new(self.message_id.as_bytes(), kind, seq, len as u64);
-        let ct_start = out.len();
-        out.extend_from_slice(plaintext);
         let tag = self
             .key
-            .seal(&frame_iv(seq), aad.as_bytes(), &mut out[ct_start..]);
+            .seal_append(&frame_iv(seq), aad.as_bytes(), plaintext, out);
         out.extend_from_slice(&tag);
         if let Some(s) = &mut self.signer {
             s.update(&out[start..]);
@@ -180,6 +178,44 @@ impl Encryptor {
             .checked_add(1)
             .ok_or_else(|| Error::LimitExceeded("more than 2^32 - 1 frames".into()))?;
         Ok(())
+    }
+
+    /// Encrypt a frame in place, in any order: `frame` is the frame's wire bytes with its
+    /// plaintext already where the ciphertext goes (after the prefix, before the tag). The frame
+    /// is not hashed for the signature: the caller hands the finished frames to
+    /// [`hash_frames`](Self::hash_frames), in order.
+    pub(crate) fn frame_in_place(
+        &self,
+        sequence: u32,
+        last: bool,
+        frame: &mut [u8],
+    ) -> Result<(), Error> {
+        let (kind, prefix_len) = if last {
+            (FrameKind::Final, 24)
+        } else {
+            (FrameKind::Regular, 16)
+        };
+        let len = frame
+            .len()
+            .checked_sub(prefix_len + 16)
+            .filter(|&n| n <= self.frame_length() && (last || n == self.frame_length()))
+            .ok_or_else(|| Error::Config("frame of the wrong length".into()))?;
+        if last {
+            frame[..24].copy_from_slice(&final_frame_prefix(sequence, len as u32));
+        } else {
+            frame[..16].copy_from_slice(&regular_frame_prefix(sequence));
+        }
+        let aad = FrameAad::new(self.message_id.as_bytes(), kind, sequence, len as u64);
+        let (ct, tag) = frame[prefix_len..].split_at_mut(len);
+        tag.copy_from_slice(&self.key.seal(&frame_iv(sequence), aad.as_bytes(), ct));
+        Ok(())
+    }
+
+    /// Hash finished frames for the signature (after [`frame_in_place`](Self::frame_in_place)).
+    pub(crate) fn hash_frames(&mut self, frames: &[u8]) {
+        if let Some(s) = &mut self.signer {
+            s.update(frames);
+        }
     }
 
     /// Write the footer (the signature, for signing suites).
@@ -278,19 +314,37 @@ impl Decryptor {
             frame.sequence,
             frame.ciphertext.len() as u64,
         );
-        let start = out.len();
-        out.extend_from_slice(frame.ciphertext);
         if self
             .key
-            .open(&frame.iv, aad.as_bytes(), &mut out[start..], &frame.tag)
+            .open_append(&frame.iv, aad.as_bytes(), frame.ciphertext, &frame.tag, out)
             .is_err()
         {
-            out.truncate(start);
             return Err(Error::BodyAuthentication {
                 sequence: frame.sequence,
             });
         }
         Ok(())
+    }
+
+    /// Authenticate and decrypt, in place, the frame whose wire bytes are `wire`: its ciphertext
+    /// (`ct_len` bytes before the 16-byte tag at the end) becomes plaintext.
+    pub(crate) fn frame_in_place(
+        &mut self,
+        wire: &mut [u8],
+        kind: FrameKind,
+        sequence: u32,
+        iv: &[u8; 12],
+        tag: &[u8; 16],
+        ct_len: usize,
+    ) -> Result<(), Error> {
+        if let Some(v) = &mut self.verifier {
+            v.update(wire);
+        }
+        let aad = FrameAad::new(self.message_id.as_bytes(), kind, sequence, ct_len as u64);
+        let end = wire.len() - 16;
+        self.key
+            .open(iv, aad.as_bytes(), &mut wire[end - ct_len..end], tag)
+            .map_err(|_| Error::BodyAuthentication { sequence })
     }
 
     /// Parse and verify the footer at the start of `input`; returns the bytes it took.

@@ -1,16 +1,19 @@
 //! `sealbox bench`: sealbox's throughput next to the raw primitives of its own crypto backend,
 //! measured in the same run, one JSON object per line.
 //!
-//! Every figure is timed in several runs after a warm-up, and the best run is reported: on a
-//! shared machine noise only ever slows a run down, so the best run is the one closest to what
-//! the code can do. Baselines are timed the same way, right before the figures they divide.
-//! Everything runs on one thread (a current-thread runtime for the async materials calls).
+//! Everything runs on one thread (a current-thread runtime for the async materials calls) and is
+//! timed by that thread's CPU time (where the platform has it; the wall clock elsewhere): on a
+//! shared machine the wall clock also counts the time other processes had the CPU. Each figure
+//! and its baseline are timed in alternating runs after a warm-up, so that both see the same
+//! conditions, and the best run of each is reported: noise only ever slows a run down.
 
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Result;
+
+use anyhow::{bail, Context as _};
 use clap::Args;
 use rand::RngCore;
 use sealbox::{AlgorithmSuite, CachingCmm, Client, EncryptionContext, RawAesKeyring};
@@ -32,6 +35,9 @@ pub(crate) struct BenchArgs {
     /// Only these figures (comma-separated names, e.g. `small_cached_encrypt`): for profiling.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Size of the bulk message in MiB (default 64; 1 with --quick).
+    #[arg(long, value_name = "MIB")]
+    bulk_mib: Option<usize>,
 }
 
 /// How long to time things.
@@ -98,6 +104,10 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let timing = Timing {
+        bulk_len: args.bulk_mib.map_or(timing.bulk_len, |m| m.max(1) << 20),
+        ..timing
+    };
     let want = |name: &str| args.only.is_empty() || args.only.iter().any(|n| n == name);
     figures(&runtime, backend, &*baselines, timing, &want)?;
     Ok(ExitCode::SUCCESS)
@@ -116,25 +126,51 @@ fn emit(backend: &str, name: &str, value: f64, unit: &str, baseline: Option<f64>
     println!("{line}");
 }
 
-/// The best rate of `runs` runs of `op`, each repeated for at least `timing.run`; `op` returns
-/// how many units (bytes, messages) it processed and how long the part that counts took.
-fn best_rate(
-    timing: Timing,
-    mut op: impl FnMut() -> anyhow::Result<(u64, Duration)>,
-) -> anyhow::Result<f64> {
-    let start = Instant::now();
-    while start.elapsed() < timing.warmup {
-        op()?;
-    }
-    let mut best = 0f64;
-    for _ in 0..timing.runs {
-        let (mut units, mut spent) = (0u64, Duration::ZERO);
-        while spent < timing.run {
-            let (n, d) = op()?;
-            units += n;
-            spent += d;
+/// CPU time of the calling thread.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn cpu_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// The wall clock, where the thread's CPU time is not at hand.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn cpu_now() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// Time `f`.
+fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = cpu_now();
+    let out = f();
+    (out, cpu_now().saturating_sub(start))
+}
+
+/// One thing to time: it returns how many units (bytes, messages) it processed and how long the
+/// part that counts took.
+type Op<'a> = &'a mut dyn FnMut() -> Result<(u64, Duration)>;
+
+/// The best rate (units per second) of each of `ops`, timed in alternating runs of at least
+/// `timing.run` each, after a warm-up of each.
+fn best_rates(timing: Timing, ops: &mut [Op<'_>]) -> Result<Vec<f64>> {
+    for op in ops.iter_mut() {
+        let start = Instant::now();
+        while start.elapsed() < timing.warmup {
+            op()?;
         }
-        best = best.max(units as f64 / spent.as_secs_f64());
+    }
+    let mut best = vec![0f64; ops.len()];
+    for _ in 0..timing.runs {
+        for (op, best) in ops.iter_mut().zip(&mut best) {
+            let (mut units, mut spent) = (0u64, Duration::ZERO);
+            while spent < timing.run {
+                let (n, d) = op()?;
+                units += n;
+                spent += d.max(Duration::from_nanos(1));
+            }
+            *best = best.max(units as f64 / spent.as_secs_f64());
+        }
     }
     Ok(best)
 }
@@ -143,26 +179,30 @@ fn best_rate(
 fn timed<T>(
     rt: &Runtime,
     f: impl Future<Output = Result<T, sealbox::Error>>,
-) -> anyhow::Result<(T, Duration)> {
-    let start = Instant::now();
-    let out = rt.block_on(f)?;
-    Ok((out, start.elapsed()))
+) -> Result<(T, Duration)> {
+    let (out, spent) = time(|| rt.block_on(f));
+    Ok((out?, spent))
+}
+
+/// Read one byte of every cache line of `flush`, which is larger than the caches.
+fn flush_caches(flush: &[u8]) {
+    let x = flush.iter().step_by(64).fold(0u8, |a, b| a ^ b);
+    std::hint::black_box(x);
 }
 
 /// A batch of small operations, timed together so that the clock is read once per batch.
-fn small_batch<T, Fut>(rt: &Runtime, mut op: impl FnMut() -> Fut) -> anyhow::Result<(u64, Duration)>
+fn small_batch<T, Fut>(rt: &Runtime, mut op: impl FnMut() -> Fut) -> Result<(u64, Duration)>
 where
     Fut: Future<Output = Result<T, sealbox::Error>>,
 {
     const BATCH: u64 = 64;
-    let start = Instant::now();
-    rt.block_on(async {
+    let ((), spent) = timed(rt, async {
         for _ in 0..BATCH {
             std::hint::black_box(op().await?);
         }
-        Ok::<_, sealbox::Error>(())
+        Ok(())
     })?;
-    Ok((BATCH, start.elapsed()))
+    Ok((BATCH, spent))
 }
 
 fn cached_cmm() -> anyhow::Result<CachingCmm> {
@@ -184,7 +224,7 @@ fn figures(
     baselines: &dyn baseline::Baselines,
     timing: Timing,
     want: &dyn Fn(&str) -> bool,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let mut rng = rand::thread_rng();
     let context = context();
     let cmm = cached_cmm()?;
@@ -197,53 +237,86 @@ fn figures(
     let mb = |bytes_per_s: f64| bytes_per_s / 1e6;
 
     // Bulk: one message of `bulk_len` bytes in 4 KiB frames, against AES-GCM over the same
-    // number of bytes in 4 KiB chunks, in place.
+    // number of bytes in 4 KiB chunks, in place. sealbox encrypts and decrypts in place too
+    // (`encrypt_in_place`, `decrypt_in_place`), so both sides move the same bytes through
+    // memory. Buffers are reused (a fresh 64 MiB allocation would add the kernel's page faults
+    // to every run), and before every timed run the caches are flushed by reading a buffer twice
+    // their size, so that no run starts with its data in cache after an untimed preparation.
     let len = timing.bulk_len as u64;
     let bulk = want("bulk_encrypt") || want("bulk_decrypt");
-    let mut buf = vec![0u8; if bulk { timing.bulk_len } else { 0 }];
-    rng.fill_bytes(&mut buf);
-    let plaintext = buf.clone();
-    // The message and plaintext buffers are reused, as the baseline's buffer is: a fresh 64 MiB
-    // allocation would add the kernel's page faults to every run.
+    let size = if bulk { timing.bulk_len } else { 0 };
+    let mut plaintext = vec![0u8; size];
+    rng.fill_bytes(&mut plaintext);
+    let flush = vec![1u8; 2 * size];
+    let mut buf = plaintext.clone();
+    let mut tags = Vec::new();
     let mut message = Vec::new();
     if bulk {
         // Decrypting needs a message even when only bulk_decrypt is asked for.
         rt.block_on(committing.encrypt_into(&cmm, &plaintext, &context, &mut message))?;
     }
+    let mut work = Vec::with_capacity(message.len() + 4096);
     if want("bulk_encrypt") {
-        let seal = best_rate(timing, || {
-            let start = Instant::now();
-            baselines.aes_gcm_seal(&mut buf, FRAME);
-            Ok((len, start.elapsed()))
-        })?;
-        let mut out = Vec::new();
-        let encrypt = best_rate(timing, || {
-            out.clear();
-            let ((), spent) = timed(
-                rt,
-                committing.encrypt_into(&cmm, &plaintext, &context, &mut out),
-            )?;
-            Ok((len, spent))
-        })?;
-        emit(backend, "bulk_encrypt", mb(encrypt), "MB/s", Some(mb(seal)));
+        let rates = best_rates(
+            timing,
+            &mut [
+                &mut || {
+                    flush_caches(&flush);
+                    let ((), spent) = time(|| baselines.aes_gcm_seal(&mut buf, FRAME, &mut tags));
+                    Ok((len, spent))
+                },
+                &mut || {
+                    work.clear();
+                    work.extend_from_slice(&plaintext);
+                    flush_caches(&flush);
+                    let ((), spent) =
+                        timed(rt, committing.encrypt_in_place(&cmm, &context, &mut work))?;
+                    Ok((len, spent))
+                },
+            ],
+        )?;
+        emit(
+            backend,
+            "bulk_encrypt",
+            mb(rates[1]),
+            "MB/s",
+            Some(mb(rates[0])),
+        );
     }
-
-    let mut decrypted = Vec::new();
     if want("bulk_decrypt") {
-        let open = best_rate(timing, || {
-            Ok((len, baselines.aes_gcm_open(&mut buf, FRAME)))
-        })?;
-        let decrypt = best_rate(timing, || {
-            decrypted.clear();
-            let (_, spent) = timed(rt, committing.decrypt_into(&cmm, &message, &mut decrypted))?;
-            Ok((len, spent))
-        })?;
-        if decrypted != plaintext {
+        let rates = best_rates(
+            timing,
+            &mut [
+                &mut || {
+                    baselines.aes_gcm_seal(&mut buf, FRAME, &mut tags);
+                    flush_caches(&flush);
+                    let (ok, spent) = time(|| baselines.aes_gcm_open(&mut buf, FRAME, &tags));
+                    if !ok {
+                        bail!("the baseline AES-GCM open failed");
+                    }
+                    Ok((len, spent))
+                },
+                &mut || {
+                    work.clear();
+                    work.extend_from_slice(&message);
+                    flush_caches(&flush);
+                    let (_, spent) = timed(rt, committing.decrypt_in_place(&cmm, &mut work))?;
+                    Ok((len, spent))
+                },
+            ],
+        )?;
+        if work != plaintext {
             bail!("bulk decrypt returned the wrong plaintext");
         }
-        emit(backend, "bulk_decrypt", mb(decrypt), "MB/s", Some(mb(open)));
+        emit(
+            backend,
+            "bulk_decrypt",
+            mb(rates[1]),
+            "MB/s",
+            Some(mb(rates[0])),
+        );
     }
-    drop((buf, plaintext, message, decrypted));
+    drop((buf, plaintext, message, work, flush));
 
     // Small messages with a warm cache: every message after the first reuses the data key (and,
     // signed, the signing key; decrypting, the verification key).
@@ -258,29 +331,24 @@ fn figures(
         (&signing, "sign_encrypt", "verify_decrypt", true),
     ] {
         let one = rt.block_on(client.encrypt(&cmm, &small, &context))?;
-        if want(enc_name) {
-            let baseline = if signed {
-                Some(best_rate(timing, || {
-                    Ok((1, baselines.ecdsa_p384_sign(&small)))
-                })?)
+        let mut encrypt = || small_batch(rt, || client.encrypt(&cmm, &small, &context));
+        let mut decrypt = || small_batch(rt, || client.decrypt(&cmm, &one));
+        let mut sign = || Ok((1u64, baselines.ecdsa_p384_sign(&small)));
+        let mut verify = || Ok((1u64, baselines.ecdsa_p384_verify(&small)));
+        for (name, op, baseline) in [
+            (enc_name, &mut encrypt as Op<'_>, &mut sign as Op<'_>),
+            (dec_name, &mut decrypt, &mut verify),
+        ] {
+            if !want(name) {
+                continue;
+            }
+            if signed {
+                let rates = best_rates(timing, &mut [baseline, op])?;
+                emit(backend, name, rates[1], "messages/s", Some(rates[0]));
             } else {
-                None
-            };
-            let enc = best_rate(timing, || {
-                small_batch(rt, || client.encrypt(&cmm, &small, &context))
-            })?;
-            emit(backend, enc_name, enc, "messages/s", baseline);
-        }
-        if want(dec_name) {
-            let baseline = if signed {
-                Some(best_rate(timing, || {
-                    Ok((1, baselines.ecdsa_p384_verify(&small)))
-                })?)
-            } else {
-                None
-            };
-            let dec = best_rate(timing, || small_batch(rt, || client.decrypt(&cmm, &one)))?;
-            emit(backend, dec_name, dec, "messages/s", baseline);
+                let rates = best_rates(timing, &mut [op])?;
+                emit(backend, name, rates[0], "messages/s", None);
+            }
         }
     }
     let stats = cmm.stats();
@@ -292,15 +360,14 @@ fn figures(
 
 /// The backends' own primitives, called directly (not through sealbox).
 mod baseline {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     /// Raw primitives of one backend.
     pub(super) trait Baselines {
-        /// AES-256-GCM-seal `buf` in place in `chunk`-byte pieces.
-        fn aes_gcm_seal(&self, buf: &mut [u8], chunk: usize);
-        /// AES-256-GCM-open `buf` in place in `chunk`-byte pieces; returns the time the opens
-        /// took (sealing them first is not counted).
-        fn aes_gcm_open(&self, buf: &mut [u8], chunk: usize) -> Duration;
+        /// AES-256-GCM-seal `buf` in place in `chunk`-byte pieces, keeping the tags.
+        fn aes_gcm_seal(&self, buf: &mut [u8], chunk: usize, tags: &mut Vec<[u8; 16]>);
+        /// AES-256-GCM-open `buf` in place in `chunk`-byte pieces; whether all tags verified.
+        fn aes_gcm_open(&self, buf: &mut [u8], chunk: usize, tags: &[[u8; 16]]) -> bool;
         /// Hash `message` with SHA-384 and sign it with ECDSA P-384; returns the time taken.
         fn ecdsa_p384_sign(&self, message: &[u8]) -> Duration;
         /// Verify a P-384 signature over `message` with a parsed public key; returns the time
@@ -322,9 +389,7 @@ mod baseline {
     }
 
     fn time(f: impl FnOnce()) -> Duration {
-        let start = Instant::now();
-        f();
-        start.elapsed()
+        super::time(f).1
     }
 
     mod rustcrypto {
@@ -355,8 +420,16 @@ mod baseline {
                     signing,
                 }
             }
+        }
 
-            fn seal(&self, buf: &mut [u8], chunk: usize, tags: &mut Vec<[u8; 16]>) {
+        fn nonce(i: usize) -> [u8; 12] {
+            let mut n = [0u8; 12];
+            n[4..].copy_from_slice(&(i as u64).to_be_bytes());
+            n
+        }
+
+        impl Baselines for RustCrypto {
+            fn aes_gcm_seal(&self, buf: &mut [u8], chunk: usize, tags: &mut Vec<[u8; 16]>) {
                 tags.clear();
                 for (i, c) in buf.chunks_mut(chunk).enumerate() {
                     let nonce = nonce(i);
@@ -367,40 +440,22 @@ mod baseline {
                     tags.push(tag.into());
                 }
             }
-        }
 
-        fn nonce(i: usize) -> [u8; 12] {
-            let mut n = [0u8; 12];
-            n[4..].copy_from_slice(&(i as u64).to_be_bytes());
-            n
-        }
-
-        impl Baselines for RustCrypto {
-            fn aes_gcm_seal(&self, buf: &mut [u8], chunk: usize) {
-                let mut tags = Vec::with_capacity(buf.len() / chunk + 1);
-                self.seal(buf, chunk, &mut tags);
-            }
-
-            fn aes_gcm_open(&self, buf: &mut [u8], chunk: usize) -> Duration {
-                let mut tags = Vec::with_capacity(buf.len() / chunk + 1);
-                self.seal(buf, chunk, &mut tags);
+            fn aes_gcm_open(&self, buf: &mut [u8], chunk: usize, tags: &[[u8; 16]]) -> bool {
                 let mut ok = true;
-                let spent = time(|| {
-                    for (i, c) in buf.chunks_mut(chunk).enumerate() {
-                        let nonce = nonce(i);
-                        ok &= self
-                            .aead
-                            .decrypt_in_place_detached(
-                                GenericArray::from_slice(&nonce),
-                                b"",
-                                c,
-                                GenericArray::from_slice(&tags[i]),
-                            )
-                            .is_ok();
-                    }
-                });
-                assert!(ok, "baseline AES-GCM open failed");
-                spent
+                for (i, c) in buf.chunks_mut(chunk).enumerate() {
+                    let nonce = nonce(i);
+                    ok &= self
+                        .aead
+                        .decrypt_in_place_detached(
+                            GenericArray::from_slice(&nonce),
+                            b"",
+                            c,
+                            GenericArray::from_slice(&tags[i]),
+                        )
+                        .is_ok();
+                }
+                ok
             }
 
             fn ecdsa_p384_sign(&self, message: &[u8]) -> Duration {
@@ -460,8 +515,16 @@ mod baseline {
                     rng: SystemRandom::new(),
                 })
             }
+        }
 
-            fn seal(&self, buf: &mut [u8], chunk: usize, tags: &mut Vec<[u8; 16]>) {
+        fn nonce(i: usize) -> Nonce {
+            let mut n = [0u8; 12];
+            n[4..].copy_from_slice(&(i as u64).to_be_bytes());
+            Nonce::assume_unique_for_key(n)
+        }
+
+        impl Baselines for AwsLc {
+            fn aes_gcm_seal(&self, buf: &mut [u8], chunk: usize, tags: &mut Vec<[u8; 16]>) {
                 tags.clear();
                 for (i, c) in buf.chunks_mut(chunk).enumerate() {
                     let mut tag = [0u8; 16];
@@ -474,34 +537,16 @@ mod baseline {
                     tags.push(tag);
                 }
             }
-        }
 
-        fn nonce(i: usize) -> Nonce {
-            let mut n = [0u8; 12];
-            n[4..].copy_from_slice(&(i as u64).to_be_bytes());
-            Nonce::assume_unique_for_key(n)
-        }
-
-        impl Baselines for AwsLc {
-            fn aes_gcm_seal(&self, buf: &mut [u8], chunk: usize) {
-                let mut tags = Vec::with_capacity(buf.len() / chunk + 1);
-                self.seal(buf, chunk, &mut tags);
-            }
-
-            fn aes_gcm_open(&self, buf: &mut [u8], chunk: usize) -> Duration {
-                let mut tags = Vec::with_capacity(buf.len() / chunk + 1);
-                self.seal(buf, chunk, &mut tags);
+            fn aes_gcm_open(&self, buf: &mut [u8], chunk: usize, tags: &[[u8; 16]]) -> bool {
                 let mut ok = true;
-                let spent = time(|| {
-                    for (i, c) in buf.chunks_mut(chunk).enumerate() {
-                        ok &= self
-                            .aead
-                            .open_in_place_separate_tag(nonce(i), Aad::empty(), &tags[i], c)
-                            .is_ok();
-                    }
-                });
-                assert!(ok, "baseline AES-GCM open failed");
-                spent
+                for (i, c) in buf.chunks_mut(chunk).enumerate() {
+                    ok &= self
+                        .aead
+                        .open_in_place_separate_tag(nonce(i), Aad::empty(), &tags[i], c)
+                        .is_ok();
+                }
+                ok
             }
 
             fn ecdsa_p384_sign(&self, message: &[u8]) -> Duration {

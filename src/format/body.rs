@@ -198,15 +198,19 @@ impl FrameAad {
 }
 
 /// `u32 seq || IV` of a regular frame.
-pub(crate) fn write_regular_frame_prefix(out: &mut Vec<u8>, sequence: u32) {
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(&frame_iv(sequence));
+pub(crate) fn regular_frame_prefix(sequence: u32) -> [u8; 16] {
+    let mut p = [0u8; 16];
+    p[..4].copy_from_slice(&sequence.to_be_bytes());
+    p[4..].copy_from_slice(&frame_iv(sequence));
+    p
 }
 
 /// `FFFFFFFF || u32 seq || IV || u32 len` of the final frame.
-pub(crate) fn write_final_frame_prefix(out: &mut Vec<u8>, sequence: u32, len: u32) {
-    out.extend_from_slice(&FINAL_MARKER.to_be_bytes());
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(&frame_iv(sequence));
-    out.extend_from_slice(&len.to_be_bytes());
+pub(crate) fn final_frame_prefix(sequence: u32, len: u32) -> [u8; 24] {
+    let mut p = [0u8; 24];
+    p[..4].copy_from_slice(&FINAL_MARKER.to_be_bytes());
+    p[4..8].copy_from_slice(&sequence.to_be_bytes());
+    p[8..20].copy_from_slice(&frame_iv(sequence));
+    p[20..].copy_from_slice(&len.to_be_bytes());
+    p
 }

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use zeroize::Zeroizing;
@@ -94,8 +94,7 @@ impl<R> PendingMessage<R> {
             .decryption_materials(cmm, &mut header, options.reproduced_context.as_ref())
             .await?;
         let decryptor = Decryptor::new(&header, &self.buffer[..self.header_len], &materials)?;
-        let mut input = self.buffer;
-        input.drain(..self.header_len);
+        let input = self.buffer;
         Ok(DecryptingReader {
             inner: self.inner,
             core: DecryptCore {
@@ -103,8 +102,9 @@ impl<R> PendingMessage<R> {
                 signed: header.suite.signature().is_some(),
                 header,
                 decryptor: Some(decryptor),
+                input_end: input.len(),
                 input,
-                input_pos: 0,
+                input_pos: self.header_len,
                 plaintext: Zeroizing::new(Vec::new()),
                 plaintext_pos: 0,
                 releasable: 0,
@@ -177,8 +177,11 @@ struct DecryptCore {
     parser: BodyParser,
     decryptor: Option<Decryptor>,
     signed: bool,
+    /// Read buffer: `input[input_pos..input_end]` is read and not yet consumed; the rest is room
+    /// for reads, zeroed once when the buffer grows rather than at every read.
     input: Vec<u8>,
     input_pos: usize,
+    input_end: usize,
     plaintext: Zeroizing<Vec<u8>>,
     plaintext_pos: usize,
     /// How much of `plaintext` may be handed out.
@@ -196,7 +199,7 @@ enum Step {
 
 impl DecryptCore {
     fn buffered(&self) -> &[u8] {
-        &self.input[self.input_pos..]
+        &self.input[self.input_pos..self.input_end]
     }
 
     /// Make progress with the input at hand.
@@ -214,7 +217,10 @@ impl DecryptCore {
                     .decryptor
                     .as_mut()
                     .ok_or_else(|| Error::Config("decryptor already finished".into()))?;
-                let (frame, n) = match self.parser.parse_next(&self.input[self.input_pos..]) {
+                let (frame, n) = match self
+                    .parser
+                    .parse_next(&self.input[self.input_pos..self.input_end])
+                {
                     Ok(x) => x,
                     Err(Error::Truncated(what)) => return self.need_more(what),
                     Err(e) => return Err(e),
@@ -244,7 +250,7 @@ impl DecryptCore {
                     .decryptor
                     .take()
                     .ok_or_else(|| Error::Config("decryptor already finished".into()))?;
-                let footer = &self.input[self.input_pos..];
+                let footer = &self.input[self.input_pos..self.input_end];
                 // Parse the length first so a partial footer waits for more input.
                 if footer.len() < 2
                     || footer.len() < 2 + u16::from_be_bytes([footer[0], footer[1]]) as usize
@@ -283,17 +289,19 @@ impl DecryptCore {
     /// frame long.
     fn input_space(&mut self) -> &mut [u8] {
         if self.input_pos > 0 {
-            self.input.drain(..self.input_pos);
+            self.input.copy_within(self.input_pos..self.input_end, 0);
+            self.input_end -= self.input_pos;
             self.input_pos = 0;
         }
-        let len = self.input.len();
-        self.input.resize(len + READ_CHUNK, 0);
-        &mut self.input[len..]
+        let end = self.input_end + READ_CHUNK;
+        if self.input.len() < end {
+            self.input.resize(end, 0);
+        }
+        &mut self.input[self.input_end..end]
     }
 
-    fn filled(&mut self, n: usize, space_was: usize) {
-        let len = self.input.len() - space_was + n;
-        self.input.truncate(len);
+    fn filled(&mut self, n: usize) {
+        self.input_end += n;
         if n == 0 {
             self.eof = true;
         }
@@ -368,15 +376,8 @@ impl<R: Read> Read for DecryptingReader<R> {
                 }
                 Ok(Step::NeedInput) => {
                     let space = self.core.input_space();
-                    let space_len = space.len();
-                    match self.inner.read(space) {
-                        Ok(n) => self.core.filled(n, space_len),
-                        Err(e) => {
-                            self.core.filled(0, space_len);
-                            self.core.eof = false;
-                            return Err(e);
-                        }
-                    }
+                    let n = self.inner.read(space)?;
+                    self.core.filled(n);
                 }
                 Err(e) => return Err(self.core.fail(e)),
             }
@@ -410,24 +411,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for DecryptingReader<R> {
                     }
                 }
                 Ok(Step::NeedInput) => {
-                    let space = this.core.input_space();
-                    let space_len = space.len();
-                    let mut rb = ReadBuf::new(space);
-                    let polled = Pin::new(&mut this.inner).poll_read(cx, &mut rb);
+                    let mut rb = ReadBuf::new(this.core.input_space());
+                    ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
                     let n = rb.filled().len();
-                    match polled {
-                        Poll::Ready(Ok(())) => this.core.filled(n, space_len),
-                        Poll::Ready(Err(e)) => {
-                            this.core.filled(0, space_len);
-                            this.core.eof = false;
-                            return Poll::Ready(Err(e));
-                        }
-                        Poll::Pending => {
-                            this.core.filled(0, space_len);
-                            this.core.eof = false;
-                            return Poll::Pending;
-                        }
-                    }
+                    this.core.filled(n);
                 }
                 Err(e) => return Poll::Ready(Err(this.core.fail(e))),
             }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use zeroize::Zeroize;
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
-use crate::codec::{Decryptor, Encryptor};
+use crate::codec::{message_len_hint, Decryptor, Encryptor};
 use crate::error::Error;
 use crate::format::{parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
@@ -238,6 +238,11 @@ impl Client {
             .encryption_materials(cmm, encryption_context, Some(plaintext.len() as u64), None)
             .await?;
         let start = out.len();
+        out.reserve(message_len_hint(
+            &materials,
+            plaintext.len(),
+            self.frame_length as usize,
+        ));
         let result = self.write_message(materials, plaintext, out);
         if result.is_err() {
             out.truncate(start);

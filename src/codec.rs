@@ -71,6 +71,28 @@ pub(crate) fn body_len(plaintext_len: usize, frame_length: usize, signed: bool) 
     plaintext_len + regular * (4 + 12 + 16) + (4 + 4 + 12 + 4 + 16) + footer
 }
 
+/// About how long the message of `materials` around `plaintext_len` bytes will be (exact but for
+/// the signature's length), so that its buffer can be allocated once.
+pub(crate) fn message_len_hint(
+    materials: &EncryptionMaterials,
+    plaintext_len: usize,
+    frame_length: usize,
+) -> usize {
+    let context: usize = materials
+        .encryption_context
+        .iter()
+        .map(|(k, v)| 4 + k.len() + v.len())
+        .sum();
+    let edks: usize = materials
+        .encrypted_data_keys
+        .iter()
+        .map(|e| 6 + e.provider_id.len() + e.provider_info.len() + e.ciphertext.len())
+        .sum();
+    // Version, suite, message ID, context, EDKs, content type, framing, commitment or IV, tag.
+    let header = 2 + 2 + 32 + 4 + context + 2 + edks + 1 + 9 + 32 + 28;
+    header + body_len(plaintext_len, frame_length, materials.signing_key.is_some())
+}
+
 /// Writes one message: the header first, then frames, then the footer.
 pub(crate) struct Encryptor {
     key: AeadKey,

@@ -275,6 +275,9 @@ fn figures(
                 },
             ],
         )?;
+        if rt.block_on(committing.decrypt(&cmm, &work))?.plaintext != plaintext {
+            bail!("bulk encrypt wrote a message that does not decrypt to its plaintext");
+        }
         emit(
             backend,
             "bulk_encrypt",

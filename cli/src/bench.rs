@@ -38,6 +38,10 @@ pub(crate) struct BenchArgs {
     /// Size of the bulk message in MiB (default 64; 1 with --quick).
     #[arg(long, value_name = "MIB")]
     bulk_mib: Option<usize>,
+    /// Time the bulk figures with the copying calls (`encrypt_into`, `decrypt_into`: plaintext
+    /// and message in separate buffers) instead of the in-place ones.
+    #[arg(long)]
+    copying: bool,
 }
 
 /// How long to time things.
@@ -109,7 +113,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         ..timing
     };
     let want = |name: &str| args.only.is_empty() || args.only.iter().any(|n| n == name);
-    figures(&runtime, backend, &*baselines, timing, &want)?;
+    figures(&runtime, backend, &*baselines, timing, &want, args.copying)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -224,6 +228,7 @@ fn figures(
     baselines: &dyn baseline::Baselines,
     timing: Timing,
     want: &dyn Fn(&str) -> bool,
+    copying: bool,
 ) -> Result<()> {
     let mut rng = rand::thread_rng();
     let context = context();
@@ -256,6 +261,7 @@ fn figures(
         rt.block_on(committing.encrypt_into(&cmm, &plaintext, &context, &mut message))?;
     }
     let mut work = Vec::with_capacity(message.len() + 4096);
+    let mut out = Vec::with_capacity(if copying { message.len() + 4096 } else { 0 });
     if want("bulk_encrypt") {
         let rates = best_rates(
             timing,
@@ -269,8 +275,14 @@ fn figures(
                     work.clear();
                     work.extend_from_slice(&plaintext);
                     flush_caches(&flush);
-                    let ((), spent) =
-                        timed(rt, committing.encrypt_in_place(&cmm, &context, &mut work))?;
+                    let ((), spent) = if copying {
+                        out.clear();
+                        let r = timed(rt, committing.encrypt_into(&cmm, &work, &context, &mut out));
+                        std::mem::swap(&mut work, &mut out);
+                        r?
+                    } else {
+                        timed(rt, committing.encrypt_in_place(&cmm, &context, &mut work))?
+                    };
                     Ok((len, spent))
                 },
             ],
@@ -303,7 +315,14 @@ fn figures(
                     work.clear();
                     work.extend_from_slice(&message);
                     flush_caches(&flush);
-                    let (_, spent) = timed(rt, committing.decrypt_in_place(&cmm, &mut work))?;
+                    let spent = if copying {
+                        out.clear();
+                        let r = timed(rt, committing.decrypt_into(&cmm, &work, &mut out));
+                        std::mem::swap(&mut work, &mut out);
+                        r?.1
+                    } else {
+                        timed(rt, committing.decrypt_in_place(&cmm, &mut work))?.1
+                    };
                     Ok((len, spent))
                 },
             ],
@@ -319,7 +338,7 @@ fn figures(
             Some(mb(rates[0])),
         );
     }
-    drop((buf, plaintext, message, work, flush));
+    drop((buf, plaintext, message, work, out, flush));
 
     // Small messages with a warm cache: every message after the first reuses the data key (and,
     // signed, the signing key; decrypting, the verification key).

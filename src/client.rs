@@ -1,8 +1,6 @@
 //! The client: policy, frame length and limits, and one-shot encrypt and decrypt.
 
-use std::collections::VecDeque;
-
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
 use crate::codec::{message_len_hint, Decryptor, Encryptor};
@@ -250,11 +248,11 @@ impl Client {
         result
     }
 
-    /// Encrypt the plaintext in `buffer` in place: on success `buffer` holds the message. This
-    /// moves the data through memory once where [`encrypt_into`](Self::encrypt_into) reads the plaintext and
-    /// writes the message elsewhere, which matters when messages are larger than the processor's
-    /// caches. `buffer` grows by the header and frame overhead (reserve it to avoid a
-    /// reallocation). If materials cannot be had, `buffer` is left as it was; an error after
+    /// Encrypt the plaintext in `buffer` in place: on success `buffer` holds the message. The
+    /// data goes through memory once, where [`encrypt_into`](Self::encrypt_into) reads the
+    /// plaintext and writes the message elsewhere: that matters for messages larger than the
+    /// processor's caches. `buffer` grows by the header and frame overhead (reserve room to avoid
+    /// a reallocation). If materials cannot be had, `buffer` is left as it was; an error after
     /// encryption began (which needs a broken signer) leaves it empty.
     ///
     /// ```
@@ -289,20 +287,22 @@ impl Client {
         let mut enc = Encryptor::start(materials, self.frame_length, &mut header)?;
         let h = header.len();
         let frames_end = h + regular * (fl + 32) + (len - regular * fl) + 40;
-        buffer.reserve(frames_end + enc.body_len(0) - 40 - len);
+        // Room for the whole message, the longest signature included.
+        buffer.reserve(h + enc.body_len(len) - len);
         buffer.resize(frames_end, 0);
         // Front to back. Each frame lands further right than its plaintext was (by the header
         // and the overhead of the frames before it), so before a frame is written, the plaintext
         // it would overwrite moves into `carry`, and the frame's plaintext comes from the front
-        // of `carry`. `carry` holds about a frame plus the overhead so far (half a MiB for 64 MiB
-        // in 4 KiB frames) and stays in cache: the buffer itself is read from memory and written
-        // back once, front to back, as the AEAD alone would.
-        let mut carry = VecDeque::with_capacity(h + fl + 40 + regular * 32);
-        let mut saved = 0;
-        let mut save = |buffer: &[u8], carry: &mut VecDeque<u8>, upto: usize| {
+        // of `carry` (`carry[head..]`). `carry` holds about a frame plus the overhead so far
+        // (half a MiB for 64 MiB in 4 KiB frames) and stays in cache: the buffer itself is read
+        // from memory and written back once, front to back, as the AEAD alone would. Its
+        // capacity is its largest length, so it never reallocates, and it is wiped when dropped.
+        let mut carry = Zeroizing::new(Vec::with_capacity(h + fl + 40 + regular * 32));
+        let (mut head, mut saved) = (0, 0);
+        let mut save = |buffer: &[u8], carry: &mut Vec<u8>, upto: usize| {
             let upto = upto.min(len);
             if upto > saved {
-                carry.extend(&buffer[saved..upto]);
+                carry.extend_from_slice(&buffer[saved..upto]);
                 saved = upto;
             }
         };
@@ -313,12 +313,13 @@ impl Client {
             let (n, prefix) = if last { (len - i * fl, 24) } else { (fl, 16) };
             let at = h + i * (fl + 32);
             let end = at + prefix + n + 16;
+            if head > 64 * 1024 && head > carry.len() - head {
+                carry.drain(..head);
+                head = 0;
+            }
             save(buffer, &mut carry, end);
-            let (a, b) = carry.as_slices();
-            let k = a.len().min(n);
-            buffer[at + prefix..at + prefix + k].copy_from_slice(&a[..k]);
-            buffer[at + prefix + k..at + prefix + n].copy_from_slice(&b[..n - k]);
-            carry.drain(..n);
+            buffer[at + prefix..at + prefix + n].copy_from_slice(&carry[head..head + n]);
+            head += n;
             if let Err(e) = enc.frame_in_place(i as u32 + 1, last, &mut buffer[at..end]) {
                 buffer.zeroize();
                 buffer.clear();

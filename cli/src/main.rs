@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod crypt;
 mod inspect;
 mod vectors;
@@ -29,6 +30,9 @@ enum Command {
         #[arg(default_value = "-")]
         input: PathBuf,
     },
+    /// Measure throughput against the crypto backend's own AES-GCM and ECDSA, one JSON object per
+    /// line.
+    Bench(bench::BenchArgs),
     /// Run ESDK test-vector manifests.
     Vectors {
         #[command(subcommand)]
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => crypt::encrypt(&runtime, &args),
         Command::Decrypt(args) => crypt::decrypt(&runtime, &args),
         Command::Inspect { input } => inspect::run(&input),
+        Command::Bench(args) => bench::run(&args),
         Command::Vectors { command } => match command {
             VectorsCommand::Decrypt { manifest } => {
                 runtime.block_on(vectors::decrypt::run(&manifest))

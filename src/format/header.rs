@@ -267,6 +267,32 @@ pub fn serialize_header_body(
     commitment: Option<&[u8; 32]>,
 ) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(64 + stored_context.len() + edks.len() * 128);
+    write_header_body(
+        &mut out,
+        suite,
+        message_id,
+        |out| {
+            out.extend_from_slice(stored_context);
+            Ok(())
+        },
+        edks,
+        frame_length,
+        commitment,
+    )?;
+    Ok(out)
+}
+
+/// Append a framed header body to `out`; `write_context` appends the serialized stored context
+/// (its u16 length prefix is filled in afterwards), so that the header is written once, in place.
+pub(crate) fn write_header_body(
+    out: &mut Vec<u8>,
+    suite: AlgorithmSuite,
+    message_id: &[u8],
+    write_context: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+    edks: &[EncryptedDataKey],
+    frame_length: u32,
+    commitment: Option<&[u8; 32]>,
+) -> Result<(), Error> {
     if suite.is_committing() {
         out.push(2);
     } else {
@@ -274,11 +300,13 @@ pub fn serialize_header_body(
     }
     out.extend_from_slice(&suite.id().to_be_bytes());
     out.extend_from_slice(message_id);
-    put_vec16(
-        &mut out,
-        stored_context,
-        "the serialized encryption context",
-    )?;
+    let len_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    write_context(out)?;
+    let context_len = u16::try_from(out.len() - len_at - 2).map_err(|_| {
+        Error::LimitExceeded("the serialized encryption context is longer than 65535 bytes".into())
+    })?;
+    out[len_at..len_at + 2].copy_from_slice(&context_len.to_be_bytes());
     let count = u16::try_from(edks.len())
         .map_err(|_| Error::LimitExceeded("more than 65535 encrypted data keys".into()))?;
     if count == 0 {
@@ -288,7 +316,7 @@ pub fn serialize_header_body(
     }
     out.extend_from_slice(&count.to_be_bytes());
     for edk in edks {
-        edk.serialize_into(&mut out)?;
+        edk.serialize_into(out)?;
     }
     out.push(2); // framed
     if suite.is_committing() {
@@ -300,5 +328,5 @@ pub fn serialize_header_body(
         out.extend_from_slice(&[0, 0, 0, 0, 12]);
         out.extend_from_slice(&frame_length.to_be_bytes());
     }
-    Ok(out)
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use zeroize::{Zeroize, Zeroizing};
@@ -89,7 +89,7 @@ impl<R> PendingMessage<R> {
         cmm: &dyn MaterialsManager,
         options: DecryptOptions,
     ) -> Result<DecryptingReader<R>, Error> {
-        let header = self.header;
+        let mut header = self.header;
         if options.unsigned_only && header.suite.signature().is_some() {
             return Err(Error::Config(format!(
                 "unsigned-only decryption refuses a message signed with suite {}",
@@ -97,12 +97,10 @@ impl<R> PendingMessage<R> {
             )));
         }
         let materials = client
-            .decryption_materials(cmm, &header, options.reproduced_context.as_ref())
+            .decryption_materials(cmm, &mut header, options.reproduced_context.as_ref())
             .await?;
         let decryptor = Decryptor::new(&header, &self.buffer[..self.header_len], &materials)?;
-        let mut input = self.buffer;
-        input.drain(..self.header_len);
-        let input_end = input.len();
+        let input = self.buffer;
         Ok(DecryptingReader {
             inner: self.inner,
             core: DecryptCore {
@@ -111,9 +109,9 @@ impl<R> PendingMessage<R> {
                 signed: header.suite.signature().is_some(),
                 header,
                 decryptor: Some(decryptor),
+                input_end: input.len(),
                 input,
-                input_pos: 0,
-                input_end,
+                input_pos: self.header_len,
                 plaintext: Zeroizing::new(Vec::new()),
                 plaintext_pos: 0,
                 releasable: 0,
@@ -189,7 +187,7 @@ struct DecryptCore {
     decryptor: Option<Decryptor>,
     signed: bool,
     /// Read buffer: `input[input_pos..input_end]` is read and not yet consumed; the rest is room
-    /// for the next read, kept initialized so that a read of a few bytes costs no more than that.
+    /// for reads, zeroed once when the buffer grows rather than at every read.
     input: Vec<u8>,
     input_pos: usize,
     input_end: usize,
@@ -305,11 +303,11 @@ impl DecryptCore {
             self.input_end -= self.input_pos;
             self.input_pos = 0;
         }
-        let want = self.input_end + READ_CHUNK;
-        if self.input.len() < want {
-            self.input.resize(want, 0);
+        let end = self.input_end + READ_CHUNK;
+        if self.input.len() < end {
+            self.input.resize(end, 0);
         }
-        &mut self.input[self.input_end..want]
+        &mut self.input[self.input_end..end]
     }
 
     fn filled(&mut self, n: usize) {
@@ -389,10 +387,8 @@ impl<R: Read> Read for DecryptingReader<R> {
                 }
                 Ok(Step::NeedInput) => {
                     let space = self.core.input_space();
-                    match self.inner.read(space) {
-                        Ok(n) => self.core.filled(n),
-                        Err(e) => return Err(e),
-                    }
+                    let n = self.inner.read(space)?;
+                    self.core.filled(n);
                 }
                 Err(e) => return Err(self.core.fail(e)),
             }
@@ -426,15 +422,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for DecryptingReader<R> {
                     }
                 }
                 Ok(Step::NeedInput) => {
-                    let space = this.core.input_space();
-                    let mut rb = ReadBuf::new(space);
-                    let polled = Pin::new(&mut this.inner).poll_read(cx, &mut rb);
+                    let mut rb = ReadBuf::new(this.core.input_space());
+                    ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
                     let n = rb.filled().len();
-                    match polled {
-                        Poll::Ready(Ok(())) => this.core.filled(n),
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => return Poll::Pending,
-                    }
+                    this.core.filled(n);
                 }
                 Err(e) => return Poll::Ready(Err(this.core.fail(e))),
             }

@@ -1,4 +1,4 @@
-//! AES-GCM with 12-byte IVs and 16-byte tags, in place.
+//! AES-GCM with 12-byte IVs and 16-byte tags, in place, with the `aes-gcm` crate.
 
 // aes-gcm 0.10 exposes generic-array 0.14, deprecated in favour of 1.x; the next aes-gcm moves.
 #![allow(deprecated)]
@@ -80,5 +80,38 @@ impl AeadKey {
             AeadKey::Aes256(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
         }
         .map_err(|_| AuthFailed)
+    }
+
+    /// Encrypt `plaintext` onto the end of `out` and return the tag: copied, then encrypted in
+    /// place (the crate has no out-of-place API).
+    pub(crate) fn seal_append(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> [u8; 16] {
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        self.seal(iv, aad, &mut out[start..])
+    }
+
+    /// Decrypt `ciphertext` onto the end of `out` after checking `tag`. On failure `out` is left
+    /// as it was.
+    pub(crate) fn open_append(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut Vec<u8>,
+    ) -> Result<(), AuthFailed> {
+        let start = out.len();
+        out.extend_from_slice(ciphertext);
+        let result = self.open(iv, aad, &mut out[start..], tag);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
     }
 }

@@ -38,6 +38,13 @@ run_one() {
     if [[ -d seeds/$target ]]; then
         cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
     fi
+    # The full shared vector sets, when present, add up to 500 more messages (≤ 16 KiB) for the
+    # targets that take a bare message.
+    local shared=${SEALBOX_SHARED_VECTORS:-../../shared/vectors}
+    if [[ -d $shared && ($target == header || $target == decrypt) ]]; then
+        find "$shared" -type f -path '*ciphertext*' -size -16k | sort | head -n 500 |
+            while read -r f; do cp -n "$f" "corpus/$target/shared-$(basename "$f")"; done
+    fi
     local log
     log=logs/$target-$(date +%Y%m%d-%H%M%S).log
     echo "fuzzing $target for ${seconds}s (log: fuzz/$log)"

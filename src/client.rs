@@ -3,7 +3,7 @@
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
-use crate::codec::{message_len_hint, Decryptor, Encryptor};
+use crate::codec::{body_len, message_len_hint, Decryptor, Encryptor};
 use crate::error::Error;
 use crate::format::{
     parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader,
@@ -356,7 +356,7 @@ impl Client {
         let mut header = Vec::with_capacity(256);
         let mut enc = Encryptor::start(materials, self.frame_length, &mut header)?;
         let h = header.len();
-        let frames_end = h + regular * (fl + 32) + (len - regular * fl) + 40;
+        let frames_end = h + body_len(len, fl, false);
         // Room for the whole message, the longest signature included.
         buffer.reserve(h + enc.body_len(len) - len);
         buffer.resize(frames_end, 0);

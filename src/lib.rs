@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod cache;
 mod client;
 pub mod cmm;
 mod codec;
@@ -45,8 +46,12 @@ mod materials;
 pub mod stream;
 mod suite;
 
+pub use cache::{LruMaterialsCache, MaterialsCache};
 pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
-pub use cmm::{DefaultCmm, MaterialsManager, RequiredEncryptionContextCmm};
+pub use cmm::{
+    CachingCmm, CachingCmmBuilder, CachingStats, DefaultCmm, MaterialsManager,
+    RequiredEncryptionContextCmm,
+};
 pub use crypto::{RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};

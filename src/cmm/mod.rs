@@ -2,9 +2,11 @@
 //! usually by asking a keyring. The caching materials manager sits here too and is the only
 //! place where keyrings and the cache meet.
 
+mod caching;
 mod default;
 mod required_ec;
 
+pub use caching::{CachingCmm, CachingCmmBuilder, CachingStats, DEFAULT_CACHE_CAPACITY};
 pub use default::DefaultCmm;
 pub use required_ec::RequiredEncryptionContextCmm;
 

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod crypt;
 mod inspect;
+mod simulate;
 mod vectors;
 
 /// Client-side envelope encryption in the AWS Encryption SDK message format.
@@ -29,6 +30,9 @@ enum Command {
         #[arg(default_value = "-")]
         input: PathBuf,
     },
+    /// Try data-key caching thresholds against a traffic profile: the real caching materials
+    /// manager and client over a simulated master key (latency, quota, price), on virtual time.
+    Simulate(Box<simulate::SimulateArgs>),
     /// Run ESDK test-vector manifests.
     Vectors {
         #[command(subcommand)]
@@ -71,6 +75,8 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => crypt::encrypt(&runtime, &args),
         Command::Decrypt(args) => crypt::decrypt(&runtime, &args),
         Command::Inspect { input } => inspect::run(&input),
+        // A runtime of its own: the simulation runs on a paused clock.
+        Command::Simulate(args) => simulate::run(&args),
         Command::Vectors { command } => match command {
             VectorsCommand::Decrypt { manifest } => {
                 runtime.block_on(vectors::decrypt::run(&manifest))

@@ -13,7 +13,7 @@ use sealbox::{CachingCmm, Client, EncryptionContext, LruMaterialsCache, RawAesKe
 use zeroize::Zeroizing;
 
 const TASKS: usize = 16;
-const MESSAGES_PER_TASK: usize = 250;
+const MESSAGES_PER_TASK: usize = 125;
 const TENANTS: usize = 4;
 
 #[tokio::main]

@@ -55,6 +55,11 @@ pub use cmm::{
 pub use crypto::{RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
+#[cfg(feature = "kms")]
+pub use keyring::kms::{
+    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,
+    KmsMrkKeyring, RegionalClients,
+};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};
 pub use stream::{

@@ -180,6 +180,9 @@ pub(crate) struct Outcome {
     pub(crate) latency_p50: Duration,
     pub(crate) latency_p99: Duration,
     pub(crate) latency_max: Duration,
+    /// Successful requests that took any virtual time: they waited for a master-key call (their
+    /// own or another's), a backoff or a worker. A cache hit takes none.
+    pub(crate) waited: u64,
     /// Data keys that encrypted at least one message.
     pub(crate) data_keys: u64,
     pub(crate) max_messages_per_data_key: u64,
@@ -495,6 +498,7 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
         latency_p50: percentile(&tally.latencies_us, 0.50),
         latency_p99: percentile(&tally.latencies_us, 0.99),
         latency_max: percentile(&tally.latencies_us, 1.0),
+        waited: tally.latencies_us.iter().filter(|&&l| l > 0).count() as u64,
         data_keys,
         max_messages_per_data_key: keys.values().map(|k| k.messages).max().unwrap_or(0),
         mean_messages_per_data_key: if data_keys == 0 {

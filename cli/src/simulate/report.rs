@@ -50,7 +50,7 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
     );
     println!();
     println!(
-        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}{}",
+        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}{}",
         "cache",
         "requests",
         "failed",
@@ -61,6 +61,8 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
         "msg/s",
         "p50 ms",
         "p99 ms",
+        "max ms",
+        "waited",
         "msgs/key",
         "bytes/key",
         "age s",
@@ -82,7 +84,7 @@ pub(super) fn print_row(plan: &Plan, o: &Outcome) {
         .max_bursts_per_data_key
         .map_or(String::new(), |b| format!(" {b:>11}"));
     println!(
-        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>9} {:>6.1}{bursts}{over}",
+        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>9} {:>6.1}{bursts}{over}",
         o.config.to_string(),
         o.requests,
         o.failed,
@@ -93,6 +95,8 @@ pub(super) fn print_row(plan: &Plan, o: &Outcome) {
         o.throughput,
         ms(o.latency_p50),
         ms(o.latency_p99),
+        ms(o.latency_max),
+        o.waited,
         o.max_messages_per_data_key,
         show_size(o.max_bytes_per_data_key),
         o.max_data_key_age.as_secs_f64(),
@@ -109,7 +113,7 @@ pub(super) fn print_footer(plan: &Plan) {
     println!();
     println!(
         "$/month: the cost of the {} window times 30 days / window. msg/s: successful requests \
-         per second. p50/p99: latency of successful requests, from arrival (queueing included). \
+         per second. p50/p99/max: latency of successful requests, from arrival (queueing included); CPU time is not simulated, so a cache hit takes 0 ms. waited: successful requests that took any time (they waited for a master-key call, a backoff or a worker). \
          msgs/key, bytes/key, age s: the largest any one data key reached, as measured. Messages \
          over {} are charged to the cache by their declared size without being encrypted.",
         show_duration(plan.duration),
@@ -183,6 +187,7 @@ pub(super) fn json(plan: &Plan, o: &Outcome) -> Value {
         "latency_p50_ms": ms(o.latency_p50),
         "latency_p99_ms": ms(o.latency_p99),
         "latency_max_ms": ms(o.latency_max),
+        "requests_waited": o.waited,
         "data_keys": o.data_keys,
         "max_messages_per_data_key": o.max_messages_per_data_key,
         "mean_messages_per_data_key": o.mean_messages_per_data_key,

@@ -42,6 +42,8 @@ mod crypto;
 mod error;
 pub mod format;
 pub mod keyring;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 mod materials;
 pub mod stream;
 mod suite;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod crypt;
 mod inspect;
+mod simulate;
 mod vectors;
 
 /// Client-side envelope encryption in the AWS Encryption SDK message format.
@@ -33,6 +34,9 @@ enum Command {
     /// Measure throughput against the crypto backend's own AES-GCM and ECDSA, one JSON object per
     /// line.
     Bench(bench::BenchArgs),
+    /// Try data-key caching thresholds against a traffic profile: the real caching materials
+    /// manager and client over a simulated master key (latency, quota, price), on virtual time.
+    Simulate(Box<simulate::SimulateArgs>),
     /// Run ESDK test-vector manifests.
     Vectors {
         #[command(subcommand)]
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
         Command::Decrypt(args) => crypt::decrypt(&runtime, &args),
         Command::Inspect { input } => inspect::run(&input),
         Command::Bench(args) => bench::run(&args),
+        // A runtime of its own: the simulation runs on a paused clock.
+        Command::Simulate(args) => simulate::run(&args),
         Command::Vectors { command } => match command {
             VectorsCommand::Decrypt { manifest } => {
                 runtime.block_on(vectors::decrypt::run(&manifest))

@@ -1,0 +1,524 @@
+//! One simulation run: real encrypts through the real client and caching materials manager, over
+//! the simulated master key, on tokio's paused clock.
+//!
+//! The traffic generator spawns one task per request at its arrival time, so requests overlap
+//! exactly as they would in a service: while a master-key call is in flight, the requests that
+//! arrive wait on it (single flight) or make their own. The clock advances only when every task
+//! is waiting, so master-key latency, backoff and a month of arrivals cost no real time; only the
+//! encryption itself does.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sealbox::cmm::{DecryptionRequest, EncryptionRequest};
+use sealbox::{
+    AlgorithmSuite, CachingCmm, Client, DecryptionMaterials, DefaultCmm, EncryptionContext,
+    EncryptionMaterials, LruMaterialsCache, MaterialsManager, PlaintextLength,
+};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::keyring::{ServiceModel, SimulatedKeyring, THROTTLING};
+use super::traffic::{show_duration, show_size, Arrivals, Sizes};
+
+/// Messages up to this size are encrypted for real, from a buffer of zeros. Larger ones get their
+/// materials through the streaming API with their exact declared length, which is what the cache
+/// charges, and are not written: the cache's accounting is the same, without allocating and
+/// encrypting gigabytes.
+pub(crate) const REAL_BYTES_LIMIT: u64 = 64 * 1024;
+
+/// Thirty days: what `cost_usd_per_month` extrapolates the simulated window to.
+pub(crate) const MONTH: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The application that sends the traffic.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller {
+    /// Retries after a failed encrypt (throttling or any other error).
+    pub(crate) retries: u32,
+    /// The first backoff; it doubles with every retry, with full jitter.
+    pub(crate) backoff: Duration,
+    /// A request that has not succeeded this long after it arrived fails.
+    pub(crate) timeout: Duration,
+    /// Requests in progress at once (the application's workers); the others queue.
+    pub(crate) concurrency: usize,
+}
+
+/// Everything a run needs but its cache thresholds.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    pub(crate) scenario: Option<&'static str>,
+    pub(crate) arrivals: Arrivals,
+    pub(crate) sizes: Sizes,
+    /// Distinct encryption contexts, used in turn (each is its own cache entry).
+    pub(crate) contexts: u32,
+    /// The simulated window during which requests arrive.
+    pub(crate) duration: Duration,
+    pub(crate) service: ServiceModel,
+    pub(crate) caller: Caller,
+    pub(crate) suite: AlgorithmSuite,
+    pub(crate) seed: u64,
+    /// Dollars per month to compare the extrapolated cost with.
+    pub(crate) budget: Option<f64>,
+}
+
+impl Plan {
+    /// Requests that arrive in the window (arrival times only grow: a binary search).
+    pub(crate) fn requests(&self) -> u64 {
+        let arrives = |i: u64| self.arrivals.time_of(i) < self.duration;
+        if !arrives(0) {
+            return 0;
+        }
+        let mut hi = 1u64;
+        while arrives(hi) {
+            hi *= 2;
+        }
+        let mut lo = hi / 2;
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if arrives(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo + 1
+    }
+}
+
+/// The thresholds of one configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Thresholds {
+    pub(crate) max_age: Duration,
+    /// `None`: the caching CMM's default (2^32).
+    pub(crate) max_messages: Option<u64>,
+    /// `None`: the caching CMM's default (2^63 - 1).
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) capacity: usize,
+    pub(crate) refresh_ahead: Option<Duration>,
+}
+
+/// A configuration: a caching CMM with thresholds, or none (every message calls the master key).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum CacheConfig {
+    Off,
+    On(Thresholds),
+}
+
+impl fmt::Display for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheConfig::Off => write!(f, "no cache"),
+            CacheConfig::On(t) => {
+                write!(f, "age {}", show_duration(t.max_age))?;
+                if let Some(m) = t.max_messages {
+                    write!(f, " msgs {m}")?;
+                }
+                if let Some(b) = t.max_bytes {
+                    write!(f, " bytes {}", show_size(b))?;
+                }
+                if t.capacity != sealbox::cmm::DEFAULT_CACHE_CAPACITY {
+                    write!(f, " cap {}", t.capacity)?;
+                }
+                if let Some(r) = t.refresh_ahead {
+                    write!(f, " refresh {}", show_duration(r))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the caching CMM reported.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CacheCounters {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) coalesced: u64,
+    pub(crate) bypasses: u64,
+    pub(crate) refreshes: u64,
+    pub(crate) evicted_age: u64,
+    pub(crate) evicted_messages: u64,
+    pub(crate) evicted_bytes: u64,
+    pub(crate) evicted_capacity: u64,
+}
+
+/// The result of one run.
+#[derive(Clone, Debug)]
+pub(crate) struct Outcome {
+    pub(crate) config: CacheConfig,
+    pub(crate) requests: u64,
+    pub(crate) succeeded: u64,
+    /// Requests that gave up: out of retries, or out of time.
+    pub(crate) failed: u64,
+    pub(crate) timed_out: u64,
+    pub(crate) retries: u64,
+    /// Requests that saw at least one throttling error (their own call's, or the one they waited
+    /// on).
+    pub(crate) requests_throttled: u64,
+    /// Errors other than throttling that requests saw (none are expected).
+    pub(crate) other_errors: u64,
+    pub(crate) first_other_error: Option<String>,
+    /// Master-key calls that succeeded (and were billed).
+    pub(crate) kms_calls: u64,
+    /// Master-key calls refused for exceeding the quota.
+    pub(crate) throttled: u64,
+    pub(crate) max_concurrent_calls: u64,
+    pub(crate) cost_usd: f64,
+    pub(crate) cost_usd_per_month: f64,
+    /// The simulated window.
+    pub(crate) window: Duration,
+    /// From the first arrival until the last request finished.
+    pub(crate) simulated: Duration,
+    /// Successful requests per second, over the window or until the last one finished if later.
+    pub(crate) throughput: f64,
+    pub(crate) latency_p50: Duration,
+    pub(crate) latency_p99: Duration,
+    pub(crate) latency_max: Duration,
+    /// Successful requests that took any virtual time: they waited for a master-key call (their
+    /// own or another's), a backoff or a worker. A cache hit takes none.
+    pub(crate) waited: u64,
+    /// Data keys that encrypted at least one message.
+    pub(crate) data_keys: u64,
+    pub(crate) max_messages_per_data_key: u64,
+    pub(crate) mean_messages_per_data_key: f64,
+    pub(crate) max_bytes_per_data_key: u64,
+    /// From the start of the call that generated a key to the last message it encrypted.
+    pub(crate) max_data_key_age: Duration,
+    /// For bursty traffic: the most bursts one data key encrypted messages in.
+    pub(crate) max_bursts_per_data_key: Option<u64>,
+    pub(crate) cache: Option<CacheCounters>,
+    pub(crate) real: std::time::Duration,
+}
+
+/// How one data key was used.
+#[derive(Debug)]
+struct KeyUse {
+    generated: Instant,
+    messages: u64,
+    bytes: u64,
+    last_use: Instant,
+    first_burst: Option<u64>,
+    last_burst: Option<u64>,
+}
+
+/// A materials manager in front of the one under test that records which data key each message
+/// received, and how many bytes it declared: what actually happened, whatever the thresholds said.
+struct Observer {
+    inner: Arc<dyn MaterialsManager>,
+    keyring: Arc<SimulatedKeyring>,
+    start: Instant,
+    arrivals: Arrivals,
+    keys: Mutex<HashMap<Vec<u8>, KeyUse>>,
+}
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observer")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl MaterialsManager for Observer {
+    async fn get_encryption_materials(
+        &self,
+        request: &EncryptionRequest,
+    ) -> Result<EncryptionMaterials, sealbox::Error> {
+        let materials = self.inner.get_encryption_materials(request).await?;
+        let now = Instant::now();
+        let bytes = request
+            .plaintext_length
+            .or(request.max_plaintext_length)
+            .unwrap_or(0);
+        let burst = self.arrivals.burst_of(now - self.start);
+        if let Some(edk) = materials.encrypted_data_keys.first() {
+            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            let key = keys
+                .entry(edk.ciphertext.clone())
+                .or_insert_with(|| KeyUse {
+                    generated: self.keyring.generated_at(&edk.ciphertext).unwrap_or(now),
+                    messages: 0,
+                    bytes: 0,
+                    last_use: now,
+                    first_burst: burst,
+                    last_burst: burst,
+                });
+            key.messages += 1;
+            key.bytes += bytes;
+            key.last_use = key.last_use.max(now);
+            key.last_burst = key.last_burst.max(burst);
+        }
+        Ok(materials)
+    }
+
+    async fn decrypt_materials(
+        &self,
+        request: &DecryptionRequest,
+    ) -> Result<DecryptionMaterials, sealbox::Error> {
+        self.inner.decrypt_materials(request).await
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    succeeded: u64,
+    failed: u64,
+    timed_out: u64,
+    retries: u64,
+    requests_throttled: u64,
+    other_errors: u64,
+    first_other_error: Option<String>,
+    latencies_us: Vec<u64>,
+    last_done: Option<Instant>,
+}
+
+struct Shared {
+    client: Client,
+    cmm: Arc<Observer>,
+    contexts: Vec<EncryptionContext>,
+    caller: Caller,
+    zeros: Vec<u8>,
+    workers: Semaphore,
+    tally: Mutex<Tally>,
+    jitter: Mutex<StdRng>,
+}
+
+impl Shared {
+    fn tally(&self) -> MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn encrypt_once(
+        &self,
+        context: &EncryptionContext,
+        size: u64,
+    ) -> Result<(), sealbox::Error> {
+        let cmm: &dyn MaterialsManager = self.cmm.as_ref();
+        if size <= REAL_BYTES_LIMIT {
+            let plaintext = &self.zeros[..size as usize];
+            self.client.encrypt(cmm, plaintext, context).await.map(drop)
+        } else {
+            self.client
+                .encryptor(cmm, context, PlaintextLength::Exact(size))
+                .await
+                .map(drop)
+        }
+    }
+
+    /// One request: wait for a worker, encrypt, retry with backoff on errors, give up at the
+    /// deadline.
+    async fn request(self: Arc<Self>, index: u64, size: u64) {
+        let arrived = Instant::now();
+        let context = &self.contexts[(index % self.contexts.len() as u64) as usize];
+        let attempt = async {
+            let _worker = self.workers.acquire().await;
+            let mut throttled = false;
+            let mut retry = 0;
+            loop {
+                let error = match self.encrypt_once(context, size).await {
+                    Ok(()) => return true,
+                    Err(e) => e.to_string(),
+                };
+                if error.contains(THROTTLING) {
+                    if !throttled {
+                        throttled = true;
+                        self.tally().requests_throttled += 1;
+                    }
+                } else {
+                    let mut t = self.tally();
+                    t.other_errors += 1;
+                    t.first_other_error.get_or_insert(error);
+                }
+                if retry >= self.caller.retries {
+                    return false;
+                }
+                retry += 1;
+                self.tally().retries += 1;
+                let cap = self.caller.backoff.saturating_mul(1 << (retry - 1).min(20));
+                let wait = {
+                    let mut rng = self.jitter.lock().unwrap_or_else(PoisonError::into_inner);
+                    cap.mul_f64(rng.gen_range(0.0..=1.0))
+                };
+                tokio::time::sleep(wait).await;
+            }
+        };
+        let outcome = tokio::time::timeout_at(arrived + self.caller.timeout, attempt).await;
+        let now = Instant::now();
+        let mut t = self.tally();
+        match outcome {
+            Ok(true) => {
+                t.succeeded += 1;
+                t.latencies_us.push((now - arrived).as_micros() as u64);
+            }
+            Ok(false) => t.failed += 1,
+            Err(_) => {
+                t.failed += 1;
+                t.timed_out += 1;
+            }
+        }
+        t.last_done = Some(t.last_done.map_or(now, |d| d.max(now)));
+    }
+}
+
+fn percentile(sorted: &[u64], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Duration::from_micros(sorted[rank - 1])
+}
+
+/// Run one configuration on a fresh paused-clock runtime.
+pub(crate) fn run(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .context("cannot start the simulation runtime")?;
+    let real_start = std::time::Instant::now();
+    let mut outcome = runtime.block_on(simulate(plan, config))?;
+    outcome.real = real_start.elapsed();
+    Ok(outcome)
+}
+
+async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
+    let start = Instant::now();
+    let keyring = Arc::new(SimulatedKeyring::new(plan.service.clone(), plan.seed)?);
+    let (manager, caching): (Arc<dyn MaterialsManager>, Option<CachingCmm>) = match config {
+        CacheConfig::Off => (Arc::new(DefaultCmm::new(Arc::clone(&keyring))), None),
+        CacheConfig::On(t) => {
+            let mut b = CachingCmm::builder_with_keyring(Arc::clone(&keyring))
+                .max_age(t.max_age)
+                .partition("simulate")
+                .cache(Arc::new(LruMaterialsCache::new(t.capacity)?));
+            if let Some(m) = t.max_messages {
+                b = b.max_messages(m);
+            }
+            if let Some(bytes) = t.max_bytes {
+                b = b.max_bytes(bytes);
+            }
+            if let Some(r) = t.refresh_ahead {
+                b = b.refresh_ahead(r);
+            }
+            let cmm = b.build()?;
+            (Arc::new(cmm.clone()), Some(cmm))
+        }
+    };
+    let observer = Arc::new(Observer {
+        inner: manager,
+        keyring: Arc::clone(&keyring),
+        start,
+        arrivals: plan.arrivals,
+        keys: Mutex::new(HashMap::new()),
+    });
+    let contexts = (0..plan.contexts.max(1))
+        .map(|i| {
+            let mut ec = EncryptionContext::new();
+            ec.insert("tenant".into(), format!("tenant-{i}"));
+            ec
+        })
+        .collect();
+    let shared = Arc::new(Shared {
+        client: Client::builder().algorithm_suite(plan.suite).build()?,
+        cmm: Arc::clone(&observer),
+        contexts,
+        caller: plan.caller,
+        zeros: vec![0u8; REAL_BYTES_LIMIT as usize],
+        workers: Semaphore::new(plan.caller.concurrency.max(1)),
+        tally: Mutex::new(Tally::default()),
+        jitter: Mutex::new(StdRng::seed_from_u64(plan.seed ^ 0x6a09_e667_f3bc_c908)),
+    });
+
+    let mut sizes_rng = StdRng::seed_from_u64(plan.seed);
+    let mut tasks = Vec::new();
+    let mut index = 0u64;
+    loop {
+        let at = plan.arrivals.time_of(index);
+        if at >= plan.duration {
+            break;
+        }
+        tokio::time::sleep_until(start + at).await;
+        let size = plan.sizes.draw(&mut sizes_rng);
+        tasks.push(tokio::spawn(Arc::clone(&shared).request(index, size)));
+        index += 1;
+    }
+    for task in tasks {
+        task.await.context("a simulated request panicked")?;
+    }
+    // Let a refresh ahead of expiry that is still running finish, so that its call is counted.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+
+    let mut tally = std::mem::take(&mut *shared.tally());
+    tally.latencies_us.sort_unstable();
+    let service = keyring.stats();
+    let cost_usd = service.calls as f64 * plan.service.cost_per_call;
+    let simulated = tally.last_done.map_or(Duration::ZERO, |d| d - start);
+    let keys = observer.keys.lock().unwrap_or_else(PoisonError::into_inner);
+    let data_keys = keys.len() as u64;
+    let used: u64 = keys.values().map(|k| k.messages).sum();
+    let cache = caching.map(|c| {
+        let s = c.stats();
+        CacheCounters {
+            hits: s.hits,
+            misses: s.misses,
+            coalesced: s.coalesced,
+            bypasses: s.bypasses(),
+            refreshes: s.refreshes,
+            evicted_age: s.cache.evictions.age,
+            evicted_messages: s.cache.evictions.messages,
+            evicted_bytes: s.cache.evictions.bytes,
+            evicted_capacity: s.cache.evictions.capacity,
+        }
+    });
+    Ok(Outcome {
+        config,
+        requests: index,
+        succeeded: tally.succeeded,
+        failed: tally.failed,
+        timed_out: tally.timed_out,
+        retries: tally.retries,
+        requests_throttled: tally.requests_throttled,
+        other_errors: tally.other_errors,
+        first_other_error: tally.first_other_error,
+        kms_calls: service.calls,
+        throttled: service.throttled,
+        max_concurrent_calls: service.max_concurrent,
+        cost_usd,
+        cost_usd_per_month: cost_usd / plan.duration.as_secs_f64() * MONTH.as_secs_f64(),
+        window: plan.duration,
+        simulated,
+        throughput: tally.succeeded as f64 / simulated.max(plan.duration).as_secs_f64(),
+        latency_p50: percentile(&tally.latencies_us, 0.50),
+        latency_p99: percentile(&tally.latencies_us, 0.99),
+        latency_max: percentile(&tally.latencies_us, 1.0),
+        waited: tally.latencies_us.iter().filter(|&&l| l > 0).count() as u64,
+        data_keys,
+        max_messages_per_data_key: keys.values().map(|k| k.messages).max().unwrap_or(0),
+        mean_messages_per_data_key: if data_keys == 0 {
+            0.0
+        } else {
+            used as f64 / data_keys as f64
+        },
+        max_bytes_per_data_key: keys.values().map(|k| k.bytes).max().unwrap_or(0),
+        max_data_key_age: keys
+            .values()
+            .map(|k| k.last_use - k.generated)
+            .max()
+            .unwrap_or(Duration::ZERO),
+        max_bursts_per_data_key: plan.arrivals.burst.map(|_| {
+            keys.values()
+                .filter_map(|k| Some(k.last_burst? - k.first_burst? + 1))
+                .max()
+                .unwrap_or(0)
+        }),
+        cache,
+        real: std::time::Duration::ZERO,
+    })
+}

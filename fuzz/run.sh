@@ -42,8 +42,11 @@ run_one() {
     # targets that take a bare message.
     local shared=${SEALBOX_SHARED_VECTORS:-../../shared/vectors}
     if [[ -d $shared && ($target == header || $target == decrypt) ]]; then
-        find "$shared" -type f -path '*ciphertext*' -size -16k | sort | head -n 500 |
-            while read -r f; do cp -n "$f" "corpus/$target/shared-$(basename "$f")"; done
+        local files f
+        mapfile -t files < <(find "$shared" -type f -path '*ciphertext*' -size -16k | sort)
+        for f in "${files[@]:0:500}"; do
+            cp -n "$f" "corpus/$target/shared-$(basename "$f")"
+        done
     fi
     local log
     log=logs/$target-$(date +%Y%m%d-%H%M%S).log

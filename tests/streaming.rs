@@ -291,3 +291,42 @@ async fn declared_lengths_are_enforced() {
         "more bytes than the bound must fail"
     );
 }
+
+/// Streams tell the caching materials manager what to charge: the exact length or a bound; with
+/// neither, the cache is bypassed, and the statistics say so.
+#[tokio::test]
+async fn streams_charge_the_cache_by_declared_length() {
+    let keyring = RawAesKeyring::new("ns", "k", Zeroizing::new(vec![5; 32])).unwrap();
+    let cmm = sealbox::CachingCmm::builder_with_keyring(keyring)
+        .max_age(std::time::Duration::from_secs(60))
+        .max_bytes(1000)
+        .build()
+        .unwrap();
+    let client = client(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
+    for length in [PlaintextLength::Exact(400), PlaintextLength::AtMost(400)] {
+        let enc = client.encryptor(&cmm, &ctx(), length).await.unwrap();
+        let mut w = enc.into_writer(Vec::new());
+        Write::write_all(&mut w, &data(400)).unwrap();
+        w.finish().unwrap();
+    }
+    let s = cmm.stats();
+    assert_eq!((s.misses, s.hits, s.bypasses()), (1, 1, 0), "{s:?}");
+    // 800 bytes charged: a third request of 400 would exceed max_bytes and needs a new key.
+    let enc = client
+        .encryptor(&cmm, &ctx(), PlaintextLength::AtMost(400))
+        .await
+        .unwrap();
+    drop(enc);
+    assert_eq!(cmm.stats().misses, 2);
+    let enc = client
+        .encryptor(&cmm, &ctx(), PlaintextLength::Unknown)
+        .await
+        .unwrap();
+    drop(enc);
+    let s = cmm.stats();
+    assert_eq!(
+        (s.bypassed_unknown_length, s.underlying_calls),
+        (1, 3),
+        "{s:?}"
+    );
+}

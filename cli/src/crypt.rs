@@ -32,6 +32,11 @@ pub(crate) struct Common {
     /// An RSA key in PEM: public (SPKI) to encrypt, private (PKCS#8) to decrypt.
     #[arg(long, value_name = "PEM")]
     rsa_key: Option<PathBuf>,
+    /// An AWS KMS key ARN. The client comes from the standard AWS configuration (region,
+    /// credentials, AWS_ENDPOINT_URL).
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "ARN")]
+    kms_key: Option<String>,
     /// RSA padding: pkcs1, oaep-sha1, oaep-sha256, oaep-sha384, oaep-sha512.
     #[arg(long, default_value = "oaep-sha256")]
     rsa_padding: String,
@@ -110,8 +115,22 @@ fn parse_policy(s: &str) -> anyhow::Result<CommitmentPolicy> {
 }
 
 /// The keyring the flags describe (several keys make a multi-keyring).
-fn keyring(c: &Common, encrypt: bool) -> anyhow::Result<Arc<dyn Keyring>> {
+fn keyring(
+    rt: &tokio::runtime::Runtime,
+    c: &Common,
+    encrypt: bool,
+) -> anyhow::Result<Arc<dyn Keyring>> {
     let mut keyrings: Vec<Arc<dyn Keyring>> = Vec::new();
+    #[cfg(feature = "kms")]
+    if let Some(arn) = &c.kms_key {
+        let config = rt.block_on(aws_config::load_defaults(
+            aws_config::BehaviorVersion::latest(),
+        ));
+        let client = aws_sdk_kms::Client::new(&config);
+        keyrings.push(Arc::new(sealbox::KmsKeyring::new(client, arn)?));
+    }
+    #[cfg(not(feature = "kms"))]
+    let _ = rt;
     if let Some(path) = &c.aes_key_file {
         let key = Zeroizing::new(
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
@@ -139,7 +158,7 @@ fn keyring(c: &Common, encrypt: bool) -> anyhow::Result<Arc<dyn Keyring>> {
         keyrings.push(Arc::new(k));
     }
     match keyrings.len() {
-        0 => bail!("no key given: use --aes-key-file or --rsa-key"),
+        0 => bail!("no key given: use --aes-key-file, --rsa-key or --kms-key"),
         1 => Ok(keyrings.remove(0)),
         _ => {
             let generator = keyrings.remove(0);
@@ -244,7 +263,7 @@ pub(crate) fn encrypt(
 ) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     let client = client(c, args.suite.as_deref(), args.frame_length)?;
-    let cmm = DefaultCmm::from_arc(keyring(c, true)?);
+    let cmm = DefaultCmm::from_arc(keyring(rt, c, true)?);
     let context = parse_context(&c.context)?;
     let (input, len) = open_input(&c.input)?;
     let length = len.map_or(PlaintextLength::Unknown, PlaintextLength::Exact);
@@ -267,7 +286,7 @@ pub(crate) fn decrypt(
 ) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     let client = client(c, None, sealbox::DEFAULT_FRAME_LENGTH)?;
-    let cmm: Arc<dyn MaterialsManager> = Arc::new(DefaultCmm::from_arc(keyring(c, false)?));
+    let cmm: Arc<dyn MaterialsManager> = Arc::new(DefaultCmm::from_arc(keyring(rt, c, false)?));
     let context = parse_context(&c.context)?;
     let (input, len) = open_input(&c.input)?;
     let bar = progress(c, len);

@@ -252,7 +252,7 @@ pub(crate) fn show_size(n: u64) -> String {
     ];
     if let Some((unit, name)) = UNITS
         .into_iter()
-        .filter(|&(unit, _)| n >= unit && n % unit == 0)
+        .filter(|&(unit, _)| n >= unit && n.is_multiple_of(unit))
         .max_by_key(|&(unit, _)| unit)
     {
         return format!("{}{name}", n / unit);
@@ -266,15 +266,15 @@ pub(crate) fn show_size(n: u64) -> String {
 /// A duration for people: `250ms`, `20s`, `5m`, `1h`.
 pub(crate) fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 || ms == 0 {
+    if !ms.is_multiple_of(1000) || ms == 0 {
         return format!("{ms}ms");
     }
     let s = d.as_secs();
-    if s % 86400 == 0 {
+    if s.is_multiple_of(86400) {
         format!("{}d", s / 86400)
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")

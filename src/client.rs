@@ -1,15 +1,25 @@
 //! The client: policy, frame length and limits, and one-shot encrypt and decrypt.
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
-use crate::codec::{Decryptor, Encryptor};
+use crate::codec::{body_len, message_len_hint, Decryptor, Encryptor};
 use crate::error::Error;
-use crate::format::{parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader};
+use crate::format::{
+    parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader,
+    DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
+};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// The default frame length, as in every ESDK.
 pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
+
+/// The largest frame length a streamed decryption accepts unless
+/// [`ClientBuilder::max_frame_length`] says otherwise: 64 MiB. A stream holds one whole frame
+/// (or the whole body of a non-framed message) before it can authenticate it, so this bounds its
+/// memory. One-shot decryption never allocates by the frame length, only by the input it is
+/// given, and accepts up to 2^31 - 1 by default, like every ESDK.
+pub const DEFAULT_STREAM_MAX_FRAME_LENGTH: u32 = 64 << 20;
 
 /// Encrypts and decrypts messages. Cheap to clone and to share; it holds configuration only.
 ///
@@ -32,6 +42,8 @@ pub struct Client {
     policy: CommitmentPolicy,
     frame_length: u32,
     max_encrypted_data_keys: Option<u16>,
+    max_header_length: usize,
+    max_frame_length: Option<u32>,
     suite: Option<AlgorithmSuite>,
 }
 
@@ -41,6 +53,8 @@ impl Default for Client {
             policy: CommitmentPolicy::default(),
             frame_length: DEFAULT_FRAME_LENGTH,
             max_encrypted_data_keys: None,
+            max_header_length: DEFAULT_MAX_HEADER_LENGTH,
+            max_frame_length: None,
             suite: None,
         }
     }
@@ -66,9 +80,33 @@ impl ClientBuilder {
     }
 
     /// The most encrypted data keys a message may carry, on encrypt and decrypt (default: no
-    /// limit). Decrypt checks it before it unwraps anything.
+    /// limit but the header length, as in every ESDK). Decrypt checks it as soon as the header's
+    /// EDK count is read, before it parses or unwraps any of them.
+    ///
+    /// Set it when decrypting messages from untrusted sources with a keyring whose unwrap attempts
+    /// are expensive (RSA, a remote service): without it a 1 MiB header can make a keyring try
+    /// thousands of encrypted data keys.
     pub fn max_encrypted_data_keys(mut self, max: u16) -> Self {
         self.client.max_encrypted_data_keys = Some(max);
+        self
+    }
+
+    /// The longest message header decrypt accepts, in bytes (default 1 MiB,
+    /// [`DEFAULT_MAX_HEADER_LENGTH`](crate::format::DEFAULT_MAX_HEADER_LENGTH)). A stream reads at
+    /// most this much before it gives up on a header; one-shot decryption refuses a longer one
+    /// before it calls the materials manager.
+    pub fn max_header_length(mut self, max: usize) -> Self {
+        self.client.max_header_length = max;
+        self
+    }
+
+    /// The largest frame length decrypt accepts, in bytes, one-shot and streamed alike; it bounds
+    /// the body of a non-framed message in a stream too. Checked when the header is read, before
+    /// any key is unwrapped. Default: 2^31 - 1 for one-shot decryption (whose memory the input
+    /// already bounds) and [`DEFAULT_STREAM_MAX_FRAME_LENGTH`] (64 MiB) for streams, which hold a
+    /// frame at a time.
+    pub fn max_frame_length(mut self, max: u32) -> Self {
+        self.client.max_frame_length = Some(max);
         self
     }
 
@@ -87,6 +125,16 @@ impl ClientBuilder {
                 c.frame_length
             )));
         }
+        if c.max_header_length == 0 {
+            return Err(Error::Config(
+                "the maximum header length must be at least 1".into(),
+            ));
+        }
+        if c.max_frame_length == Some(0) {
+            return Err(Error::Config(
+                "the maximum frame length must be at least 1".into(),
+            ));
+        }
         if c.max_encrypted_data_keys == Some(0) {
             return Err(Error::Config(
                 "the maximum number of encrypted data keys must be at least 1".into(),
@@ -103,6 +151,16 @@ impl ClientBuilder {
         }
         Ok(c)
     }
+}
+
+/// What a verified message's header said, from [`Client::decrypt_into`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct MessageInfo {
+    /// The parsed header: suite, message ID, stored context, EDKs, framing.
+    pub header: MessageHeader,
+    /// The full encryption context: the stored entries plus any required ones supplied.
+    pub encryption_context: EncryptionContext,
 }
 
 /// A decrypted message: the plaintext and what the header said.
@@ -138,15 +196,37 @@ impl Client {
         self.frame_length
     }
 
-    /// The largest header a streamed decryption reads before giving up.
-    pub(crate) fn max_header_len(&self) -> usize {
-        1 << 20
+    /// The most encrypted data keys decrypt accepts, if limited.
+    pub fn max_encrypted_data_keys(&self) -> Option<u16> {
+        self.max_encrypted_data_keys
     }
 
-    pub(crate) fn header_limits(&self) -> HeaderLimits {
+    /// The longest header decrypt accepts.
+    pub fn max_header_length(&self) -> usize {
+        self.max_header_length
+    }
+
+    /// The largest frame length one-shot decryption accepts.
+    pub fn max_frame_length(&self) -> u32 {
+        self.max_frame_length.unwrap_or(DEFAULT_MAX_FRAME_LENGTH)
+    }
+
+    /// The largest frame length (and non-framed body) streamed decryption accepts.
+    pub fn max_stream_frame_length(&self) -> u32 {
+        self.max_frame_length
+            .unwrap_or(DEFAULT_STREAM_MAX_FRAME_LENGTH)
+    }
+
+    /// The limits a header is parsed with, one-shot or streamed.
+    pub(crate) fn header_limits(&self, streaming: bool) -> HeaderLimits {
         HeaderLimits {
             max_encrypted_data_keys: self.max_encrypted_data_keys,
-            ..HeaderLimits::default()
+            max_header_length: self.max_header_length,
+            max_frame_length: if streaming {
+                self.max_stream_frame_length()
+            } else {
+                self.max_frame_length()
+            },
         }
     }
 
@@ -189,22 +269,157 @@ impl Client {
         plaintext: &[u8],
         encryption_context: &EncryptionContext,
     ) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.encrypt_into(cmm, plaintext, encryption_context, &mut out)
+            .await?;
+        Ok(out)
+    }
+
+    /// Like [`encrypt`](Self::encrypt), appending the message to `out`. Reusing one buffer for
+    /// many messages saves an allocation per message and, for large messages, the page faults of
+    /// fresh memory, which cost about as much as encrypting. On error `out` is left as it was.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sealbox::{Client, DefaultCmm, EncryptionContext, RawAesKeyring};
+    /// let cmm = DefaultCmm::new(RawAesKeyring::new("ns", "k", vec![1u8; 32].into())?);
+    /// let (client, context) = (Client::new(), EncryptionContext::new());
+    /// let (mut message, mut plaintext) = (Vec::new(), Vec::new());
+    /// for text in [&b"one"[..], b"two"] {
+    ///     message.clear();
+    ///     client.encrypt_into(&cmm, text, &context, &mut message).await?;
+    ///     plaintext.clear();
+    ///     client.decrypt_into(&cmm, &message, &mut plaintext).await?;
+    ///     assert_eq!(plaintext, text);
+    /// }
+    /// # Ok::<(), sealbox::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn encrypt_into(
+        &self,
+        cmm: &dyn MaterialsManager,
+        plaintext: &[u8],
+        encryption_context: &EncryptionContext,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let materials = self
             .encryption_materials(cmm, encryption_context, Some(plaintext.len() as u64), None)
             .await?;
+        let start = out.len();
+        out.reserve(message_len_hint(
+            &materials,
+            plaintext.len(),
+            self.frame_length as usize,
+        ));
+        let result = self.write_message(materials, plaintext, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Encrypt the plaintext in `buffer` in place: on success `buffer` holds the message. The
+    /// data goes through memory once, where [`encrypt_into`](Self::encrypt_into) reads the
+    /// plaintext and writes the message elsewhere: that matters for messages larger than the
+    /// processor's caches. `buffer` grows by the header and frame overhead (reserve room to avoid
+    /// a reallocation). If materials cannot be had, `buffer` is left as it was; an error after
+    /// encryption began (which needs a broken signer) leaves it empty.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sealbox::{Client, DefaultCmm, EncryptionContext, RawAesKeyring};
+    /// let cmm = DefaultCmm::new(RawAesKeyring::new("ns", "k", vec![1u8; 32].into())?);
+    /// let client = Client::new();
+    /// let mut buffer = b"attack at dawn".to_vec();
+    /// client.encrypt_in_place(&cmm, &EncryptionContext::new(), &mut buffer).await?;
+    /// client.decrypt_in_place(&cmm, &mut buffer).await?;
+    /// assert_eq!(buffer, b"attack at dawn");
+    /// # Ok::<(), sealbox::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn encrypt_in_place(
+        &self,
+        cmm: &dyn MaterialsManager,
+        encryption_context: &EncryptionContext,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let len = buffer.len();
+        let materials = self
+            .encryption_materials(cmm, encryption_context, Some(len as u64), None)
+            .await?;
         let fl = self.frame_length as usize;
-        let frames = plaintext.len() / fl + 1;
-        let mut out = Vec::with_capacity(1024 + plaintext.len() + frames * 40 + 110);
-        let mut enc = Encryptor::start(materials, self.frame_length, &mut out)?;
-        let mut chunks = plaintext.chunks(fl).peekable();
+        // Every frame but the last is full; the last holds 0 to `fl` bytes.
+        let regular = len.saturating_sub(1) / fl;
+        if regular >= u32::MAX as usize {
+            return Err(Error::LimitExceeded("more than 2^32 - 1 frames".into()));
+        }
+        let mut header = Vec::with_capacity(256);
+        let mut enc = Encryptor::start(materials, self.frame_length, &mut header)?;
+        let h = header.len();
+        let frames_end = h + body_len(len, fl, false);
+        // Room for the whole message, the longest signature included.
+        buffer.reserve(h + enc.body_len(len) - len);
+        buffer.resize(frames_end, 0);
+        // Front to back. Each frame lands further right than its plaintext was (by the header
+        // and the overhead of the frames before it), so before a frame is written, the plaintext
+        // it would overwrite moves into `carry`, and the frame's plaintext comes from the front
+        // of `carry` (`carry[head..]`). `carry` holds about a frame plus the overhead so far
+        // (half a MiB for 64 MiB in 4 KiB frames) and stays in cache: the buffer itself is read
+        // from memory and written back once, front to back, as the AEAD alone would. Its
+        // capacity is its largest length, so it never reallocates, and it is wiped when dropped.
+        let mut carry = Zeroizing::new(Vec::with_capacity(h + fl + 40 + regular * 32));
+        let (mut head, mut saved) = (0, 0);
+        let mut save = |buffer: &[u8], carry: &mut Vec<u8>, upto: usize| {
+            let upto = upto.min(len);
+            if upto > saved {
+                carry.extend_from_slice(&buffer[saved..upto]);
+                saved = upto;
+            }
+        };
+        save(buffer, &mut carry, h);
+        buffer[..h].copy_from_slice(&header);
+        for i in 0..=regular {
+            let last = i == regular;
+            let (n, prefix) = if last { (len - i * fl, 24) } else { (fl, 16) };
+            let at = h + i * (fl + 32);
+            let end = at + prefix + n + 16;
+            if head > 64 * 1024 && head > carry.len() - head {
+                carry.drain(..head);
+                head = 0;
+            }
+            save(buffer, &mut carry, end);
+            buffer[at + prefix..at + prefix + n].copy_from_slice(&carry[head..head + n]);
+            head += n;
+            if let Err(e) = enc.frame_in_place(i as u32 + 1, last, &mut buffer[at..end]) {
+                buffer.zeroize();
+                buffer.clear();
+                return Err(e);
+            }
+            enc.hash_frames(&buffer[at..end]);
+        }
+        if let Err(e) = enc.finish(buffer) {
+            buffer.clear();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn write_message(
+        &self,
+        materials: crate::materials::EncryptionMaterials,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut enc = Encryptor::start(materials, self.frame_length, out)?;
+        out.reserve(enc.body_len(plaintext.len()));
+        let mut chunks = plaintext.chunks(self.frame_length as usize).peekable();
         if chunks.peek().is_none() {
-            enc.frame(&[], true, &mut out)?;
+            enc.frame(&[], true, out)?;
         }
         while let Some(chunk) = chunks.next() {
-            enc.frame(chunk, chunks.peek().is_none(), &mut out)?;
+            enc.frame(chunk, chunks.peek().is_none(), out)?;
         }
-        enc.finish(&mut out)?;
-        Ok(out)
+        enc.finish(out)
     }
 
     /// Decrypt `message` with materials from `cmm`. Returns nothing unless the commitment, the
@@ -214,7 +429,84 @@ impl Client {
         cmm: &dyn MaterialsManager,
         message: &[u8],
     ) -> Result<Decrypted, Error> {
-        self.decrypt_inner(cmm, message, None).await
+        let mut plaintext = Vec::new();
+        let info = self
+            .decrypt_inner(cmm, message, None, &mut plaintext)
+            .await?;
+        Ok(Decrypted {
+            plaintext,
+            header: info.header,
+            encryption_context: info.encryption_context,
+        })
+    }
+
+    /// Like [`decrypt`](Self::decrypt), appending the plaintext to `plaintext` (see
+    /// [`encrypt_into`](Self::encrypt_into) for why). On error `plaintext` is left as it was, and
+    /// whatever was decrypted of the rejected message is wiped.
+    pub async fn decrypt_into(
+        &self,
+        cmm: &dyn MaterialsManager,
+        message: &[u8],
+        plaintext: &mut Vec<u8>,
+    ) -> Result<MessageInfo, Error> {
+        self.decrypt_inner(cmm, message, None, plaintext).await
+    }
+
+    /// Decrypt the message in `buffer` in place: on success `buffer` holds the plaintext (see
+    /// [`encrypt_in_place`](Self::encrypt_in_place) for why). If the header does not parse,
+    /// materials cannot be had or the header does not verify, `buffer` is left as it was; an
+    /// error after that (a frame, the signature or the end of the message that does not verify)
+    /// wipes `buffer` and leaves it empty, since it may hold plaintext of frames that verified
+    /// before.
+    pub async fn decrypt_in_place(
+        &self,
+        cmm: &dyn MaterialsManager,
+        buffer: &mut Vec<u8>,
+    ) -> Result<MessageInfo, Error> {
+        let (mut header, header_len) = parse_header(buffer, &self.header_limits(false))?;
+        let materials = self.decryption_materials(cmm, &mut header, None).await?;
+        let dec = Decryptor::new(&header, &buffer[..header_len], &materials)?;
+        match Self::read_body_in_place(dec, &header, header_len, buffer) {
+            Ok(n) => {
+                buffer.truncate(n);
+                Ok(MessageInfo {
+                    header,
+                    encryption_context: materials.encryption_context,
+                })
+            }
+            Err(e) => {
+                buffer.zeroize();
+                buffer.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Decrypt each frame where it is and move its plaintext to the front, behind the plaintext
+    /// before it; returns the plaintext length.
+    fn read_body_in_place(
+        mut dec: Decryptor,
+        header: &MessageHeader,
+        header_len: usize,
+        buffer: &mut [u8],
+    ) -> Result<usize, Error> {
+        let mut parser = BodyParser::new(header);
+        let (mut pos, mut written) = (header_len, 0);
+        while !parser.is_done() {
+            let (frame, n) = parser.parse_next(&buffer[pos..])?;
+            let (kind, sequence, iv, tag) = (frame.kind, frame.sequence, frame.iv, frame.tag);
+            let ct_len = frame.ciphertext.len();
+            dec.frame_in_place(&mut buffer[pos..pos + n], kind, sequence, &iv, &tag, ct_len)?;
+            let ct_start = pos + n - 16 - ct_len;
+            buffer.copy_within(ct_start..ct_start + ct_len, written);
+            written += ct_len;
+            pos += n;
+        }
+        pos += dec.finish(&buffer[pos..])?;
+        if pos != buffer.len() {
+            return Err(Error::TrailingBytes(buffer.len() - pos));
+        }
+        Ok(written)
     }
 
     /// Like [`decrypt`](Self::decrypt), supplying the encryption context the caller expects:
@@ -226,14 +518,23 @@ impl Client {
         message: &[u8],
         encryption_context: &EncryptionContext,
     ) -> Result<Decrypted, Error> {
-        self.decrypt_inner(cmm, message, Some(encryption_context))
-            .await
+        let mut plaintext = Vec::new();
+        let info = self
+            .decrypt_inner(cmm, message, Some(encryption_context), &mut plaintext)
+            .await?;
+        Ok(Decrypted {
+            plaintext,
+            header: info.header,
+            encryption_context: info.encryption_context,
+        })
     }
 
+    /// Materials for the message of `header`. The header's EDKs and context move into the
+    /// request and back rather than being copied for it.
     pub(crate) async fn decryption_materials(
         &self,
         cmm: &dyn MaterialsManager,
-        header: &MessageHeader,
+        header: &mut MessageHeader,
         reproduced: Option<&EncryptionContext>,
     ) -> Result<crate::materials::DecryptionMaterials, Error> {
         if !self.policy.allows_decrypt(header.suite) {
@@ -246,11 +547,14 @@ impl Client {
         let mut request = DecryptionRequest::new(
             header.suite,
             self.policy,
-            header.encrypted_data_keys.clone(),
-            header.encryption_context.clone(),
+            std::mem::take(&mut header.encrypted_data_keys),
+            std::mem::take(&mut header.encryption_context),
         );
         request.reproduced_encryption_context = reproduced.cloned();
-        cmm.decrypt_materials(&request).await
+        let materials = cmm.decrypt_materials(&request).await;
+        header.encrypted_data_keys = request.encrypted_data_keys;
+        header.encryption_context = request.encryption_context;
+        materials
     }
 
     async fn decrypt_inner(
@@ -258,27 +562,49 @@ impl Client {
         cmm: &dyn MaterialsManager,
         message: &[u8],
         reproduced: Option<&EncryptionContext>,
-    ) -> Result<Decrypted, Error> {
-        let (header, header_len) = parse_header(message, &self.header_limits())?;
-        let materials = self.decryption_materials(cmm, &header, reproduced).await?;
-        let mut dec = Decryptor::new(&header, &message[..header_len], &materials)?;
-        let mut parser = BodyParser::new(&header);
-        // Wiped if anything fails, so no plaintext of a rejected message outlives the call.
-        let mut plaintext = Zeroizing::new(Vec::with_capacity(message.len()));
-        let mut pos = header_len;
+        out: &mut Vec<u8>,
+    ) -> Result<MessageInfo, Error> {
+        let (mut header, header_len) = parse_header(message, &self.header_limits(false))?;
+        let materials = self
+            .decryption_materials(cmm, &mut header, reproduced)
+            .await?;
+        let start = out.len();
+        // The plaintext is never longer than the rest of the message: with this reserved, `out`
+        // does not reallocate and leave copies of plaintext behind in freed memory.
+        out.reserve(message.len() - header_len);
+        match Self::read_body(&header, &message[..header_len], &materials, message, out) {
+            Ok(()) => Ok(MessageInfo {
+                header,
+                encryption_context: materials.encryption_context,
+            }),
+            Err(e) => {
+                // No plaintext of a rejected message outlives the call.
+                out[start..].zeroize();
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    fn read_body(
+        header: &MessageHeader,
+        header_bytes: &[u8],
+        materials: &crate::materials::DecryptionMaterials,
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut dec = Decryptor::new(header, header_bytes, materials)?;
+        let mut parser = BodyParser::new(header);
+        let mut pos = header_bytes.len();
         while !parser.is_done() {
             let (frame, n) = parser.parse_next(&message[pos..])?;
-            dec.frame(&message[pos..pos + n], &frame, &mut plaintext)?;
+            dec.frame(&message[pos..pos + n], &frame, out)?;
             pos += n;
         }
         pos += dec.finish(&message[pos..])?;
         if pos != message.len() {
             return Err(Error::TrailingBytes(message.len() - pos));
         }
-        Ok(Decrypted {
-            plaintext: std::mem::take(&mut *plaintext),
-            header,
-            encryption_context: materials.encryption_context,
-        })
+        Ok(())
     }
 }

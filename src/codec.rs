@@ -2,74 +2,135 @@
 //! signatures. One-shot calls and streams both drive these, so there is one implementation of
 //! the body, not two.
 
-use crate::crypto::{ct_eq, derive_keys, random_bytes, AeadKey, Signer, Verifier};
+use std::borrow::Cow;
+
+use crate::crypto::{ct_eq, derive_keys, random_message_id, AeadKey, Signer, Verifier};
 use crate::error::Error;
 use crate::format::{
-    body_aad, serialize_encryption_context, serialize_header_body, write_final_frame_prefix,
-    write_regular_frame_prefix, EncryptionContext, Frame, FrameKind, MessageHeader,
+    final_frame_prefix, frame_iv, regular_frame_prefix, write_encryption_context,
+    write_header_body, EncryptionContext, Frame, FrameAad, FrameKind, MessageHeader,
 };
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 
-/// The part of the context that is authenticated but not stored: the required keys that the
-/// header does not carry.
-fn auth_only_context(
+/// A message ID (16 bytes in v1, 32 in v2), kept on the stack.
+#[derive(Clone, Copy)]
+struct MessageId {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl MessageId {
+    fn random(len: usize) -> Self {
+        let mut id = MessageId {
+            bytes: [0; 32],
+            len: len.min(32),
+        };
+        random_message_id(&mut id.bytes[..id.len]);
+        id
+    }
+
+    fn from_slice(bytes: &[u8]) -> Self {
+        let mut id = MessageId {
+            bytes: [0; 32],
+            len: bytes.len().min(32),
+        };
+        id.bytes[..id.len].copy_from_slice(&bytes[..id.len]);
+        id
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The data the header tag authenticates: the header body, then the required context entries
+/// that the header does not store. Usually there are none, and the header body is used as it is.
+fn header_aad<'a>(
+    body: &'a [u8],
     full: &EncryptionContext,
     required_keys: &[String],
-    stored: &EncryptionContext,
-) -> Result<Vec<u8>, Error> {
-    let subset: EncryptionContext = full
+    is_stored: impl Fn(&String) -> bool,
+) -> Result<Cow<'a, [u8]>, Error> {
+    if required_keys.is_empty() {
+        return Ok(Cow::Borrowed(body));
+    }
+    let mut aad = body.to_vec();
+    write_encryption_context(
+        &mut aad,
+        full.iter()
+            .filter(|(k, _)| required_keys.contains(k) && !is_stored(k)),
+    )?;
+    Ok(Cow::Owned(aad))
+}
+
+/// Wire bytes of a message body (frames and footer) around `plaintext_len` bytes.
+pub(crate) fn body_len(plaintext_len: usize, frame_length: usize, signed: bool) -> usize {
+    // Every frame but the last is full; the last holds 0 to `frame_length` bytes.
+    let regular = plaintext_len.saturating_sub(1) / frame_length.max(1);
+    let footer = if signed { 2 + 104 } else { 0 };
+    plaintext_len + regular * (4 + 12 + 16) + (4 + 4 + 12 + 4 + 16) + footer
+}
+
+/// About how long the message of `materials` around `plaintext_len` bytes will be (exact but for
+/// the signature's length), so that its buffer can be allocated once.
+pub(crate) fn message_len_hint(
+    materials: &EncryptionMaterials,
+    plaintext_len: usize,
+    frame_length: usize,
+) -> usize {
+    let context: usize = materials
+        .encryption_context
         .iter()
-        .filter(|(k, _)| required_keys.contains(k) && !stored.contains_key(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    serialize_encryption_context(&subset)
+        .map(|(k, v)| 4 + k.len() + v.len())
+        .sum();
+    let edks: usize = materials
+        .encrypted_data_keys
+        .iter()
+        .map(|e| 6 + e.provider_id.len() + e.provider_info.len() + e.ciphertext.len())
+        .sum();
+    // Version, suite, message ID, context, EDKs, content type, framing, commitment or IV, tag.
+    let header = 2 + 2 + 32 + 4 + context + 2 + edks + 1 + 9 + 32 + 28;
+    header + body_len(plaintext_len, frame_length, materials.signing_key.is_some())
 }
 
 /// Writes one message: the header first, then frames, then the footer.
 pub(crate) struct Encryptor {
     key: AeadKey,
-    message_id: Vec<u8>,
+    message_id: MessageId,
     frame_length: u32,
     sequence: u32,
     signer: Option<Signer>,
-    aad: Vec<u8>,
 }
 
 impl Encryptor {
-    /// Start a message and write its header (with authentication) into `out`.
+    /// Start a message and write its header (with authentication) into `out`, serialized once
+    /// and in place.
     pub(crate) fn start(
         materials: EncryptionMaterials,
         frame_length: u32,
         out: &mut Vec<u8>,
     ) -> Result<Self, Error> {
         let suite = materials.suite;
-        let mut message_id = vec![0u8; suite.message_id_len()];
-        random_bytes(&mut message_id);
-        let (key, commitment) = derive_keys(suite, materials.data_key.as_bytes(), &message_id)?;
-        let stored: EncryptionContext = materials
-            .encryption_context
-            .iter()
-            .filter(|(k, _)| !materials.required_encryption_context_keys.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let stored_bytes = serialize_encryption_context(&stored)?;
-        let body = serialize_header_body(
+        let message_id = MessageId::random(suite.message_id_len());
+        let (key, commitment) =
+            derive_keys(suite, materials.data_key.as_bytes(), message_id.as_bytes())?;
+        let context = &materials.encryption_context;
+        let required = &materials.required_encryption_context_keys;
+        let is_stored = |k: &String| !required.contains(k);
+        let start = out.len();
+        write_header_body(
+            out,
             suite,
-            &message_id,
-            &stored_bytes,
+            message_id.as_bytes(),
+            |out| write_encryption_context(out, context.iter().filter(|(k, _)| is_stored(k))),
             &materials.encrypted_data_keys,
             frame_length,
             commitment.as_ref(),
         )?;
-        let mut aad = body.clone();
-        aad.extend_from_slice(&auth_only_context(
-            &materials.encryption_context,
-            &materials.required_encryption_context_keys,
-            &stored,
-        )?);
-        let start = out.len();
-        out.extend_from_slice(&body);
-        let tag = key.seal(&[0; 12], &aad, &mut []);
+        let tag = {
+            let aad = header_aad(&out[start..], context, required, is_stored)?;
+            key.seal(&[0; 12], &aad, &mut [])
+        };
         if suite.message_format_version() == 1 {
             out.extend_from_slice(&[0; 12]);
         }
@@ -93,8 +154,12 @@ impl Encryptor {
             frame_length,
             sequence: 1,
             signer,
-            aad: Vec::with_capacity(96),
         })
+    }
+
+    /// Wire bytes of the rest of the message around `plaintext_len` bytes of plaintext.
+    pub(crate) fn body_len(&self, plaintext_len: usize) -> usize {
+        body_len(plaintext_len, self.frame_length(), self.signer.is_some())
     }
 
     /// The frame length in use.
@@ -117,17 +182,16 @@ impl Encryptor {
         let seq = self.sequence;
         let start = out.len();
         let kind = if last {
-            write_final_frame_prefix(out, seq, len as u32);
+            out.extend_from_slice(&final_frame_prefix(seq, len as u32));
             FrameKind::Final
         } else {
-            write_regular_frame_prefix(out, seq);
+            out.extend_from_slice(&regular_frame_prefix(seq));
             FrameKind::Regular
         };
-        body_aad(&mut self.aad, &self.message_id, kind, seq, len as u64);
-        let ct_start = out.len();
-        out.extend_from_slice(plaintext);
-        let iv = crate::format::frame_iv(seq);
-        let tag = self.key.seal(&iv, &self.aad, &mut out[ct_start..]);
+        let aad = FrameAad::new(self.message_id.as_bytes(), kind, seq, len as u64);
+        let tag = self
+            .key
+            .seal_append(&frame_iv(seq), aad.as_bytes(), plaintext, out);
         out.extend_from_slice(&tag);
         if let Some(s) = &mut self.signer {
             s.update(&out[start..]);
@@ -136,6 +200,44 @@ impl Encryptor {
             .checked_add(1)
             .ok_or_else(|| Error::LimitExceeded("more than 2^32 - 1 frames".into()))?;
         Ok(())
+    }
+
+    /// Encrypt a frame in place, in any order: `frame` is the frame's wire bytes with its
+    /// plaintext already where the ciphertext goes (after the prefix, before the tag). The frame
+    /// is not hashed for the signature: the caller hands the finished frames to
+    /// [`hash_frames`](Self::hash_frames), in order.
+    pub(crate) fn frame_in_place(
+        &self,
+        sequence: u32,
+        last: bool,
+        frame: &mut [u8],
+    ) -> Result<(), Error> {
+        let (kind, prefix_len) = if last {
+            (FrameKind::Final, 24)
+        } else {
+            (FrameKind::Regular, 16)
+        };
+        let len = frame
+            .len()
+            .checked_sub(prefix_len + 16)
+            .filter(|&n| n <= self.frame_length() && (last || n == self.frame_length()))
+            .ok_or_else(|| Error::Config("frame of the wrong length".into()))?;
+        if last {
+            frame[..24].copy_from_slice(&final_frame_prefix(sequence, len as u32));
+        } else {
+            frame[..16].copy_from_slice(&regular_frame_prefix(sequence));
+        }
+        let aad = FrameAad::new(self.message_id.as_bytes(), kind, sequence, len as u64);
+        let (ct, tag) = frame[prefix_len..].split_at_mut(len);
+        tag.copy_from_slice(&self.key.seal(&frame_iv(sequence), aad.as_bytes(), ct));
+        Ok(())
+    }
+
+    /// Hash finished frames for the signature (after [`frame_in_place`](Self::frame_in_place)).
+    pub(crate) fn hash_frames(&mut self, frames: &[u8]) {
+        if let Some(s) = &mut self.signer {
+            s.update(frames);
+        }
     }
 
     /// Write the footer (the signature, for signing suites).
@@ -153,9 +255,8 @@ impl Encryptor {
 /// each frame, then the signature.
 pub(crate) struct Decryptor {
     key: AeadKey,
-    message_id: Vec<u8>,
+    message_id: MessageId,
     verifier: Option<Verifier>,
-    aad: Vec<u8>,
 }
 
 impl Decryptor {
@@ -189,12 +290,12 @@ impl Decryptor {
                 return Err(Error::CommitmentMismatch);
             }
         }
-        let mut aad = header.body_bytes.clone();
-        aad.extend_from_slice(&auth_only_context(
+        let aad = header_aad(
+            &header.body_bytes,
             &materials.encryption_context,
             &materials.required_encryption_context_keys,
-            &header.encryption_context,
-        )?);
+            |k| header.encryption_context.contains_key(k),
+        )?;
         key.open(&header.auth.iv, &aad, &mut [], &header.auth.tag)
             .map_err(|_| Error::HeaderAuthentication)?;
         let verifier = match (suite.signature(), &materials.verifying_key) {
@@ -213,9 +314,8 @@ impl Decryptor {
         };
         Ok(Decryptor {
             key,
-            message_id: header.message_id.clone(),
+            message_id: MessageId::from_slice(&header.message_id),
             verifier,
-            aad: Vec::with_capacity(96),
         })
     }
 
@@ -230,26 +330,43 @@ impl Decryptor {
         if let Some(v) = &mut self.verifier {
             v.update(wire);
         }
-        body_aad(
-            &mut self.aad,
-            &self.message_id,
+        let aad = FrameAad::new(
+            self.message_id.as_bytes(),
             frame.kind,
             frame.sequence,
             frame.ciphertext.len() as u64,
         );
-        let start = out.len();
-        out.extend_from_slice(frame.ciphertext);
         if self
             .key
-            .open(&frame.iv, &self.aad, &mut out[start..], &frame.tag)
+            .open_append(&frame.iv, aad.as_bytes(), frame.ciphertext, &frame.tag, out)
             .is_err()
         {
-            out.truncate(start);
             return Err(Error::BodyAuthentication {
                 sequence: frame.sequence,
             });
         }
         Ok(())
+    }
+
+    /// Authenticate and decrypt, in place, the frame whose wire bytes are `wire`: its ciphertext
+    /// (`ct_len` bytes before the 16-byte tag at the end) becomes plaintext.
+    pub(crate) fn frame_in_place(
+        &mut self,
+        wire: &mut [u8],
+        kind: FrameKind,
+        sequence: u32,
+        iv: &[u8; 12],
+        tag: &[u8; 16],
+        ct_len: usize,
+    ) -> Result<(), Error> {
+        if let Some(v) = &mut self.verifier {
+            v.update(wire);
+        }
+        let aad = FrameAad::new(self.message_id.as_bytes(), kind, sequence, ct_len as u64);
+        let end = wire.len() - 16;
+        self.key
+            .open(iv, aad.as_bytes(), &mut wire[end - ct_len..end], tag)
+            .map_err(|_| Error::BodyAuthentication { sequence })
     }
 
     /// Parse and verify the footer at the start of `input`; returns the bytes it took.

@@ -49,12 +49,15 @@ pub mod stream;
 mod suite;
 
 pub use cache::{LruMaterialsCache, MaterialsCache};
-pub use client::{Client, ClientBuilder, Decrypted, DEFAULT_FRAME_LENGTH};
+pub use client::{
+    Client, ClientBuilder, Decrypted, MessageInfo, DEFAULT_FRAME_LENGTH,
+    DEFAULT_STREAM_MAX_FRAME_LENGTH,
+};
 pub use cmm::{
     CachingCmm, CachingCmmBuilder, CachingStats, DefaultCmm, MaterialsManager,
     RequiredEncryptionContextCmm,
 };
-pub use crypto::{RsaPadding, SigningKey, VerifyingKey};
+pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
 #[cfg(feature = "kms")]

@@ -8,8 +8,17 @@ use crate::suite::AlgorithmSuite;
 
 /// A plaintext data key. It lives on the heap in a zeroizing buffer from the moment it exists and
 /// is wiped when dropped; `Debug` prints only its length.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DataKey(Zeroizing<Vec<u8>>);
+
+/// Constant-time in the key bytes (the length is not secret).
+impl PartialEq for DataKey {
+    fn eq(&self, other: &Self) -> bool {
+        crate::crypto::ct_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DataKey {}
 
 impl DataKey {
     /// Take ownership of key bytes already held in a zeroizing buffer.

@@ -251,6 +251,110 @@ async fn tampering_and_truncation_fail() {
     assert!(client.decrypt(&cmm, &flipped).await.is_err());
 }
 
+#[tokio::test]
+async fn into_buffers_append_and_are_left_as_they_were_on_error() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    for suite in [
+        AlgorithmSuite::Aes256GcmHkdfSha512Commit,
+        AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384,
+    ] {
+        let client = client_for(suite, 64);
+        let context = ctx(&[("a", "b")]);
+        let mut messages = b"prefix".to_vec();
+        for len in [0usize, 1, 63, 64, 65, 1000] {
+            let plaintext = vec![len as u8; len];
+            let start = messages.len();
+            client
+                .encrypt_into(&cmm, &plaintext, &context, &mut messages)
+                .await
+                .unwrap();
+            let message = messages[start..].to_vec();
+            let mut out = b"kept".to_vec();
+            let info = client.decrypt_into(&cmm, &message, &mut out).await.unwrap();
+            assert_eq!(&out[..4], b"kept");
+            assert_eq!(&out[4..], &plaintext[..]);
+            assert_eq!(info.encryption_context["a"], "b");
+            assert_eq!(info.header.suite, suite);
+            // The one-shot call agrees.
+            assert_eq!(
+                client.decrypt(&cmm, &message).await.unwrap().plaintext,
+                plaintext
+            );
+
+            // A tampered last byte (tag or signature) fails after frames were decrypted: the
+            // buffer comes back as it was.
+            let mut bad = message.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            let mut out = b"kept".to_vec();
+            assert!(client.decrypt_into(&cmm, &bad, &mut out).await.is_err());
+            assert_eq!(out, b"kept");
+        }
+        assert_eq!(&messages[..6], b"prefix");
+        // A failed encrypt leaves the buffer alone too.
+        let reserved = ctx(&[("aws-crypto-x", "y")]);
+        let before = messages.clone();
+        assert!(client
+            .encrypt_into(&cmm, b"x", &reserved, &mut messages)
+            .await
+            .is_err());
+        assert_eq!(messages, before);
+    }
+}
+
+#[tokio::test]
+async fn in_place_round_trips_agree_with_the_copying_calls() {
+    let cmm = DefaultCmm::new(aes("k", 1));
+    for suite in AlgorithmSuite::ALL {
+        if suite.id() < 0x0100 {
+            continue; // no KDF: not for encrypting
+        }
+        let client = client_for(suite, 64);
+        let context = ctx(&[("a", "b")]);
+        for len in [0usize, 1, 63, 64, 65, 128, 129, 1000] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut buffer = plaintext.clone();
+            client
+                .encrypt_in_place(&cmm, &context, &mut buffer)
+                .await
+                .unwrap();
+            let copied = client.decrypt(&cmm, &buffer).await.unwrap();
+            assert_eq!(copied.plaintext, plaintext, "{suite} {len}");
+            let message = buffer.clone();
+            let info = client.decrypt_in_place(&cmm, &mut buffer).await.unwrap();
+            assert_eq!(buffer, plaintext, "{suite} {len}");
+            assert_eq!(info.encryption_context["a"], "b");
+            assert_eq!(info.header.serialized_len(), copied.header.serialized_len());
+
+            // A message from the copying call decrypts in place too.
+            let mut other = client.encrypt(&cmm, &plaintext, &context).await.unwrap();
+            client.decrypt_in_place(&cmm, &mut other).await.unwrap();
+            assert_eq!(other, plaintext);
+
+            // Tampering anywhere after the header empties the buffer; in the header, it is left
+            // as it was (it holds no plaintext yet).
+            let header_len = copied.header.serialized_len();
+            let mut bad = message.clone();
+            bad[header_len - 1] ^= 1;
+            assert!(client.decrypt_in_place(&cmm, &mut bad).await.is_err());
+            assert_eq!(bad.len(), message.len());
+            for at in [(header_len + message.len()) / 2, message.len() - 1] {
+                let mut bad = message.clone();
+                bad[at] ^= 1;
+                assert!(client.decrypt_in_place(&cmm, &mut bad).await.is_err());
+                assert!(bad.is_empty());
+            }
+        }
+    }
+    // Without materials the plaintext stays as it was.
+    let client = Client::new();
+    let mut buffer = b"keep".to_vec();
+    assert!(client
+        .encrypt_in_place(&cmm, &ctx(&[("aws-crypto-x", "y")]), &mut buffer)
+        .await
+        .is_err());
+    assert_eq!(buffer, b"keep");
+}
+
 #[test]
 fn debug_prints_no_secret() {
     let key = sealbox::DataKey::from_slice(&[0xAB; 32]);

@@ -80,6 +80,17 @@ pub(crate) struct DecryptArgs {
     /// depends on a signature not yet checked.
     #[arg(long)]
     unsigned_only: bool,
+    /// Refuse messages with more encrypted data keys than this, before any key is tried
+    /// (default: no limit).
+    #[arg(long, value_name = "N")]
+    max_encrypted_data_keys: Option<u16>,
+    /// Refuse frames longer than this many bytes; decryption holds one frame in memory
+    /// (default: 64 MiB).
+    #[arg(long, value_name = "BYTES")]
+    max_frame_length: Option<u32>,
+    /// Refuse headers longer than this many bytes (default: 1 MiB).
+    #[arg(long, value_name = "BYTES")]
+    max_header_length: Option<usize>,
 }
 
 fn parse_context(pairs: &[String]) -> anyhow::Result<EncryptionContext> {
@@ -285,7 +296,19 @@ pub(crate) fn decrypt(
     args: &DecryptArgs,
 ) -> anyhow::Result<ExitCode> {
     let c = &args.common;
-    let client = client(c, None, sealbox::DEFAULT_FRAME_LENGTH)?;
+    let mut client = Client::builder()
+        .commitment_policy(parse_policy(&c.policy)?)
+        .max_header_length(
+            args.max_header_length
+                .unwrap_or(sealbox::format::DEFAULT_MAX_HEADER_LENGTH),
+        );
+    if let Some(n) = args.max_encrypted_data_keys {
+        client = client.max_encrypted_data_keys(n);
+    }
+    if let Some(n) = args.max_frame_length {
+        client = client.max_frame_length(n);
+    }
+    let client = client.build()?;
     let cmm: Arc<dyn MaterialsManager> = Arc::new(DefaultCmm::from_arc(keyring(rt, c, false)?));
     let context = parse_context(&c.context)?;
     let (input, len) = open_input(&c.input)?;

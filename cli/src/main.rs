@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod crypt;
 mod inspect;
 mod simulate;
@@ -30,6 +31,9 @@ enum Command {
         #[arg(default_value = "-")]
         input: PathBuf,
     },
+    /// Measure throughput against the crypto backend's own AES-GCM and ECDSA, one JSON object per
+    /// line.
+    Bench(bench::BenchArgs),
     /// Try data-key caching thresholds against a traffic profile: the real caching materials
     /// manager and client over a simulated master key (latency, quota, price), on virtual time.
     Simulate(Box<simulate::SimulateArgs>),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => crypt::encrypt(&runtime, &args),
         Command::Decrypt(args) => crypt::decrypt(&runtime, &args),
         Command::Inspect { input } => inspect::run(&input),
+        Command::Bench(args) => bench::run(&args),
         // A runtime of its own: the simulation runs on a paused clock.
         Command::Simulate(args) => simulate::run(&args),
         Command::Vectors { command } => match command {

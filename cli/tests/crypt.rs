@@ -209,3 +209,44 @@ fn bad_usage_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn decrypt_limits_are_flags() {
+    let d = Dir::new("limits");
+    std::fs::write(d.path("key"), [3u8; 32]).unwrap();
+    std::fs::write(d.path("pt"), [9u8; 5000]).unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        &d.path("pt"),
+        "-o",
+        &d.path("ct"),
+        "--aes-key-file",
+        &d.path("key"),
+        "--frame-length",
+        "1000",
+    ]);
+    assert!(out.status.success());
+    let decrypt = |extra: &[&str]| {
+        let (ct, key) = (d.path("ct"), d.path("key"));
+        let mut args = vec!["decrypt", "-i", &ct, "--aes-key-file", &key];
+        args.extend_from_slice(extra);
+        let out = sealbox(&args);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(decrypt(&[]).0);
+    let (ok, err) = decrypt(&["--max-frame-length", "999"]);
+    assert!(
+        !ok && err.contains("frame length 1000 exceeds the maximum 999"),
+        "{err}"
+    );
+    let (ok, err) = decrypt(&["--max-header-length", "50"]);
+    assert!(
+        !ok && err.contains("header longer than the maximum of 50"),
+        "{err}"
+    );
+    assert!(decrypt(&["--max-encrypted-data-keys", "1"]).0);
+}

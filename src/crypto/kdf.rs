@@ -1,12 +1,20 @@
-//! Per-message key derivation and key commitment.
+//! Per-message key derivation and key commitment, as the message format defines them. The HKDF
+//! itself is the backend's.
 
-use hkdf::Hkdf;
-use sha2::{Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
+use super::backend::kdf::Prk;
 use super::AeadKey;
 use crate::error::Error;
 use crate::suite::{AlgorithmSuite, Kdf};
+
+/// The hash under an HKDF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HkdfHash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
 
 /// Derive the message's encryption key (and, for committing suites, the commitment) from the data
 /// key and the message ID.
@@ -35,22 +43,24 @@ pub(crate) fn derive_keys(
         Kdf::HkdfSha256 | Kdf::HkdfSha384 => {
             info[2..2 + message_id.len()].copy_from_slice(message_id);
             let info = &info[..2 + message_id.len()];
-            if suite.kdf() == Kdf::HkdfSha256 {
-                Hkdf::<Sha256>::new(None, data_key).expand(info, &mut okm[..len])
+            let hash = if suite.kdf() == Kdf::HkdfSha256 {
+                HkdfHash::Sha256
             } else {
-                Hkdf::<Sha384>::new(None, data_key).expand(info, &mut okm[..len])
-            }
-            .map_err(expand_err)?;
+                HkdfHash::Sha384
+            };
+            Prk::extract(hash, &[], data_key)
+                .expand(info, &mut okm[..len])
+                .map_err(expand_err)?;
             Ok((AeadKey::new(&okm[..len])?, None))
         }
         Kdf::HkdfSha512Commit => {
             // One extract, two expands, as the specification asks.
-            let hk = Hkdf::<Sha512>::new(Some(message_id), data_key);
+            let prk = Prk::extract(HkdfHash::Sha512, message_id, data_key);
             info[2..11].copy_from_slice(b"DERIVEKEY");
-            hk.expand(&info[..11], &mut okm[..len])
+            prk.expand(&info[..11], &mut okm[..len])
                 .map_err(expand_err)?;
             let mut commitment = [0u8; 32];
-            hk.expand(b"COMMITKEY", &mut commitment)
+            prk.expand(b"COMMITKEY", &mut commitment)
                 .map_err(expand_err)?;
             Ok((AeadKey::new(&okm[..len])?, Some(commitment)))
         }

@@ -1,12 +1,44 @@
-//! The one seam to cryptographic primitives: AES-GCM, HKDF, ECDSA and RSA. No other module names
-//! a cryptography crate, so a second backend plugs in here.
+//! The one seam to cryptographic primitives: AES-GCM, HKDF, ECDSA, RSA and randomness. No other
+//! module names a cryptography crate.
+//!
+//! Two backends implement the same small internal API, chosen at compile time:
+//!
+//! * `rustcrypto/` (the default feature `rustcrypto`): the RustCrypto crates, pure Rust.
+//! * `awslc/` (feature `aws-lc`, and `fips` for its FIPS build): `aws-lc-rs`.
+//!
+//! Each backend module provides:
+//!
+//! * `AeadKey::{new, seal, open}`: AES-GCM with 12-byte IVs and 16-byte tags, in place;
+//! * `Prk::{extract, expand}`: HKDF over SHA-256, SHA-384 or SHA-512;
+//! * `Hasher`, `SigningKeyInner`, `VerifyingKeyInner`: ECDSA over an incrementally hashed message
+//!   (the signature covers the whole message, which may stream);
+//! * `RsaPublicKey`, `RsaPrivateKey` and their PEM loading, RSA encryption and decryption;
+//! * `random_bytes` (for keys) and `random_message_id`.
+//!
+//! What is the same for both (key derivation as the message format defines it, base64 of public
+//! keys, the signer and verifier state machines) lives here, above the backends.
 
-mod aead;
+#[cfg(feature = "aws-lc")]
+mod awslc;
+#[cfg(feature = "aws-lc")]
+use awslc as backend;
+
+#[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
+mod rustcrypto;
+#[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
+use rustcrypto as backend;
+
+#[cfg(not(any(feature = "rustcrypto", feature = "aws-lc")))]
+compile_error!(
+    "sealbox needs a crypto backend: enable the feature `rustcrypto` (default) or `aws-lc`"
+);
+
 mod kdf;
 mod rsa;
 mod sign;
 
-pub(crate) use aead::AeadKey;
+pub(crate) use backend::aead::AeadKey;
+pub(crate) use backend::{random_bytes, random_message_id};
 pub(crate) use kdf::derive_keys;
 pub use rsa::RsaPadding;
 pub(crate) use rsa::{
@@ -16,11 +48,14 @@ pub(crate) use rsa::{
 pub(crate) use sign::{Signer, Verifier};
 pub use sign::{SigningKey, VerifyingKey};
 
-use rand::RngCore;
-
-/// Fill `buf` from the operating system's CSPRNG.
-pub(crate) fn random_bytes(buf: &mut [u8]) {
-    rand::rngs::OsRng.fill_bytes(buf);
+/// The cryptography backend this build of sealbox uses: `"rustcrypto"`, `"aws-lc"` or
+/// `"aws-lc-fips"`. Chosen at compile time by the crate features of the same names.
+///
+/// ```
+/// assert!(["rustcrypto", "aws-lc", "aws-lc-fips"].contains(&sealbox::crypto_backend()));
+/// ```
+pub fn crypto_backend() -> &'static str {
+    backend::NAME
 }
 
 /// Constant-time equality of two byte strings.

@@ -1,13 +1,11 @@
 //! RSA key wrapping: PKCS#1 v1.5 and OAEP (MGF1 with the same hash, empty label).
 
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::{Oaep, Pkcs1v15Encrypt};
 use zeroize::Zeroizing;
 
+use super::backend::rsa as imp;
 use crate::error::Error;
 
-pub(crate) use rsa::{RsaPrivateKey, RsaPublicKey};
+pub(crate) use imp::{RsaPrivateKey, RsaPublicKey};
 
 /// RSA padding schemes of the raw RSA keyring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,29 +23,27 @@ pub enum RsaPadding {
     OaepSha512,
 }
 
+/// Load a public key from PEM: SubjectPublicKeyInfo (`PUBLIC KEY`) or PKCS#1 (`RSA PUBLIC KEY`).
 pub(crate) fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, Error> {
-    RsaPublicKey::from_public_key_pem(pem.trim())
-        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem.trim()))
-        .map_err(|e| {
-            Error::Config(format!(
-                "not an RSA public key in PEM (SPKI or PKCS#1): {e}"
-            ))
-        })
+    imp::public_key_from_pem(pem.trim()).map_err(|e| {
+        Error::Config(format!(
+            "not an RSA public key in PEM (SPKI or PKCS#1): {e}"
+        ))
+    })
 }
 
+/// Load a private key from PEM: PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`).
 pub(crate) fn private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, Error> {
-    // Neither error message can contain key material.
-    RsaPrivateKey::from_pkcs8_pem(pem.trim())
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem.trim()))
-        .map_err(|e| {
-            Error::Config(format!(
-                "not an RSA private key in PEM (PKCS#8 or PKCS#1): {e}"
-            ))
-        })
+    // Neither backend's error message can contain key material.
+    imp::private_key_from_pem(pem.trim()).map_err(|e| {
+        Error::Config(format!(
+            "not an RSA private key in PEM (PKCS#8 or PKCS#1): {e}"
+        ))
+    })
 }
 
 pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
-    key.to_public_key()
+    imp::public_from_private(key)
 }
 
 pub(crate) fn encrypt(
@@ -55,15 +51,7 @@ pub(crate) fn encrypt(
     padding: RsaPadding,
     msg: &[u8],
 ) -> Result<Vec<u8>, String> {
-    let mut rng = rand::rngs::OsRng;
-    match padding {
-        RsaPadding::Pkcs1 => key.encrypt(&mut rng, Pkcs1v15Encrypt, msg),
-        RsaPadding::OaepSha1 => key.encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), msg),
-        RsaPadding::OaepSha256 => key.encrypt(&mut rng, Oaep::new::<sha2::Sha256>(), msg),
-        RsaPadding::OaepSha384 => key.encrypt(&mut rng, Oaep::new::<sha2::Sha384>(), msg),
-        RsaPadding::OaepSha512 => key.encrypt(&mut rng, Oaep::new::<sha2::Sha512>(), msg),
-    }
-    .map_err(|e| format!("RSA encryption failed: {e}"))
+    imp::encrypt(key, padding, msg).map_err(|e| format!("RSA encryption failed: {e}"))
 }
 
 pub(crate) fn decrypt(
@@ -71,14 +59,61 @@ pub(crate) fn decrypt(
     padding: RsaPadding,
     ct: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, String> {
-    match padding {
-        RsaPadding::Pkcs1 => key.decrypt(Pkcs1v15Encrypt, ct),
-        RsaPadding::OaepSha1 => key.decrypt(Oaep::new::<sha1::Sha1>(), ct),
-        RsaPadding::OaepSha256 => key.decrypt(Oaep::new::<sha2::Sha256>(), ct),
-        RsaPadding::OaepSha384 => key.decrypt(Oaep::new::<sha2::Sha384>(), ct),
-        RsaPadding::OaepSha512 => key.decrypt(Oaep::new::<sha2::Sha512>(), ct),
-    }
-    .map(Zeroizing::new)
     // Padding errors stay vague on purpose: details would be a padding oracle.
-    .map_err(|_| "RSA decryption failed".to_owned())
+    imp::decrypt(key, padding, ct).map_err(|()| "RSA decryption failed".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIVATE: &str = include_str!("../../tests/data/rsa-2048-private.pem");
+
+    #[test]
+    fn round_trips_every_padding_and_rejects_garbage() {
+        let private = private_key_from_pem(PRIVATE).unwrap();
+        let public = public_from_private(&private);
+        for padding in [
+            RsaPadding::Pkcs1,
+            RsaPadding::OaepSha1,
+            RsaPadding::OaepSha256,
+            RsaPadding::OaepSha384,
+            RsaPadding::OaepSha512,
+        ] {
+            let ct = encrypt(&public, padding, &[7; 32]).unwrap();
+            assert_eq!(ct.len(), 256);
+            assert_eq!(&decrypt(&private, padding, &ct).unwrap()[..], &[7; 32]);
+            let mut bad = ct.clone();
+            bad[100] ^= 1;
+            assert!(decrypt(&private, padding, &bad).is_err());
+        }
+        assert!(private_key_from_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+        )
+        .is_err());
+        assert!(public_key_from_pem(PRIVATE).is_err());
+    }
+
+    #[test]
+    fn loads_pkcs8_pkcs1_and_spki_forms_of_one_key() {
+        let pkcs8 = private_key_from_pem(PRIVATE).unwrap();
+        let pkcs1 =
+            private_key_from_pem(include_str!("../../tests/data/rsa-2048-private-pkcs1.pem"))
+                .unwrap();
+        for public in [
+            include_str!("../../tests/data/rsa-2048-public.pem"),
+            include_str!("../../tests/data/rsa-2048-public-pkcs1.pem"),
+        ] {
+            let public = public_key_from_pem(public).unwrap();
+            let ct = encrypt(&public, RsaPadding::OaepSha256, b"key").unwrap();
+            assert_eq!(
+                &decrypt(&pkcs8, RsaPadding::OaepSha256, &ct).unwrap()[..],
+                b"key"
+            );
+            assert_eq!(
+                &decrypt(&pkcs1, RsaPadding::OaepSha256, &ct).unwrap()[..],
+                b"key"
+            );
+        }
+    }
 }

@@ -2,21 +2,15 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use p256::ecdsa::signature::{DigestSigner, DigestVerifier};
-use sha2::{Digest, Sha256, Sha384};
 
+use super::backend::sign::{Hasher, SigningKeyInner, VerifyingKeyInner};
 use crate::error::Error;
 use crate::suite::SignatureAlgorithm;
 
-/// A message signing key. The private scalar zeroizes on drop; `Debug` prints no secret.
+/// A message signing key. The private scalar is wiped when the key is dropped; `Debug` prints no
+/// secret. Cloning is cheap (the aws-lc backend shares the key).
 #[derive(Clone)]
-pub struct SigningKey(SigningInner);
-
-#[derive(Clone)]
-enum SigningInner {
-    P256(p256::ecdsa::SigningKey),
-    P384(p384::ecdsa::SigningKey),
-}
+pub struct SigningKey(SigningKeyInner);
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -27,44 +21,23 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A fresh random key for `algorithm`.
     pub fn generate(algorithm: SignatureAlgorithm) -> Self {
-        let mut rng = rand::rngs::OsRng;
-        SigningKey(match algorithm {
-            SignatureAlgorithm::EcdsaP256Sha256 => {
-                SigningInner::P256(p256::ecdsa::SigningKey::random(&mut rng))
-            }
-            SignatureAlgorithm::EcdsaP384Sha384 => {
-                SigningInner::P384(p384::ecdsa::SigningKey::random(&mut rng))
-            }
-        })
+        SigningKey(SigningKeyInner::generate(algorithm))
     }
 
     /// The signature algorithm of this key.
     pub fn algorithm(&self) -> SignatureAlgorithm {
-        match self.0 {
-            SigningInner::P256(_) => SignatureAlgorithm::EcdsaP256Sha256,
-            SigningInner::P384(_) => SignatureAlgorithm::EcdsaP384Sha384,
-        }
+        self.0.algorithm()
     }
 
     /// The public key as the `aws-crypto-public-key` context value: base64 of the compressed point.
     pub fn public_key_base64(&self) -> String {
-        let point = match &self.0 {
-            SigningInner::P256(k) => k.verifying_key().to_encoded_point(true).as_bytes().to_vec(),
-            SigningInner::P384(k) => k.verifying_key().to_encoded_point(true).as_bytes().to_vec(),
-        };
-        B64.encode(point)
+        B64.encode(self.0.public_key_compressed())
     }
 }
 
 /// A message verification key, read from the `aws-crypto-public-key` context entry.
 #[derive(Clone, Debug)]
-pub struct VerifyingKey(VerifyingInner);
-
-#[derive(Clone, Debug)]
-enum VerifyingInner {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-}
+pub struct VerifyingKey(VerifyingKeyInner);
 
 impl VerifyingKey {
     /// Parse the base64 compressed point of the context entry.
@@ -72,42 +45,18 @@ impl VerifyingKey {
         let bad =
             || Error::EncryptionContext("aws-crypto-public-key is not a valid public key".into());
         let bytes = B64.decode(value).map_err(|_| bad())?;
-        Ok(VerifyingKey(match algorithm {
-            SignatureAlgorithm::EcdsaP256Sha256 => VerifyingInner::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| bad())?,
-            ),
-            SignatureAlgorithm::EcdsaP384Sha384 => VerifyingInner::P384(
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| bad())?,
-            ),
-        }))
+        VerifyingKeyInner::from_sec1(algorithm, &bytes)
+            .map(VerifyingKey)
+            .ok_or_else(bad)
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.0.algorithm()
     }
 }
 
-/// A running hash of the message. Signing and verification both hash the header and body as they
-/// pass, so that neither needs the whole message at once.
-#[derive(Clone)]
-enum Hasher {
-    Sha256(Sha256),
-    Sha384(Sha384),
-}
-
-impl Hasher {
-    fn new(algorithm: SignatureAlgorithm) -> Self {
-        match algorithm {
-            SignatureAlgorithm::EcdsaP256Sha256 => Hasher::Sha256(Sha256::new()),
-            SignatureAlgorithm::EcdsaP384Sha384 => Hasher::Sha384(Sha384::new()),
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha384(h) => h.update(data),
-        }
-    }
-}
-
-/// Signs a message as it is written.
+/// Signs a message as it is written: the header and body are hashed as they pass, so that the
+/// whole message is never needed at once.
 pub(crate) struct Signer {
     key: SigningKey,
     hasher: Hasher,
@@ -125,18 +74,10 @@ impl Signer {
 
     /// The DER signature of everything hashed so far.
     pub(crate) fn finish(self) -> Result<Vec<u8>, Error> {
-        let fail = |_| Error::Config("ECDSA signing failed".into());
-        Ok(match (&self.key.0, self.hasher) {
-            (SigningInner::P256(k), Hasher::Sha256(h)) => {
-                let sig: p256::ecdsa::Signature = k.try_sign_digest(h).map_err(fail)?;
-                sig.to_der().as_bytes().to_vec()
-            }
-            (SigningInner::P384(k), Hasher::Sha384(h)) => {
-                let sig: p384::ecdsa::Signature = k.try_sign_digest(h).map_err(fail)?;
-                sig.to_der().as_bytes().to_vec()
-            }
-            _ => return Err(Error::Config("signing key does not match its hash".into())),
-        })
+        self.key
+            .0
+            .sign_digest(self.hasher)
+            .ok_or_else(|| Error::Config("ECDSA signing failed".into()))
     }
 }
 
@@ -148,10 +89,7 @@ pub(crate) struct Verifier {
 
 impl Verifier {
     pub(crate) fn new(key: VerifyingKey) -> Self {
-        let hasher = match key.0 {
-            VerifyingInner::P256(_) => Hasher::new(SignatureAlgorithm::EcdsaP256Sha256),
-            VerifyingInner::P384(_) => Hasher::new(SignatureAlgorithm::EcdsaP384Sha384),
-        };
+        let hasher = Hasher::new(key.algorithm());
         Verifier { key, hasher }
     }
 
@@ -159,21 +97,52 @@ impl Verifier {
         self.hasher.update(data);
     }
 
-    /// Check the DER signature (any DER length is accepted) against everything hashed so far.
+    /// Check the DER signature against everything hashed so far.
     pub(crate) fn verify(self, der: &[u8]) -> Result<(), Error> {
-        let ok = match (&self.key.0, self.hasher) {
-            (VerifyingInner::P256(k), Hasher::Sha256(h)) => p256::ecdsa::Signature::from_der(der)
-                .map(|s| k.verify_digest(h, &s).is_ok())
-                .unwrap_or(false),
-            (VerifyingInner::P384(k), Hasher::Sha384(h)) => p384::ecdsa::Signature::from_der(der)
-                .map(|s| k.verify_digest(h, &s).is_ok())
-                .unwrap_or(false),
-            _ => false,
-        };
-        if ok {
+        if self.key.0.verify_digest(self.hasher, der) {
             Ok(())
         } else {
             Err(Error::SignatureInvalid)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_and_reject_tampering() {
+        for alg in [
+            SignatureAlgorithm::EcdsaP256Sha256,
+            SignatureAlgorithm::EcdsaP384Sha384,
+        ] {
+            let key = SigningKey::generate(alg);
+            let b64 = key.public_key_base64();
+            // A compressed point: 1 + 32 or 1 + 48 bytes.
+            let len = B64.decode(&b64).unwrap().len();
+            assert_eq!(
+                len,
+                if alg == SignatureAlgorithm::EcdsaP256Sha256 {
+                    33
+                } else {
+                    49
+                }
+            );
+            let mut s = Signer::new(key.clone());
+            s.update(b"header");
+            s.update(b"body");
+            let sig = s.finish().unwrap();
+            let vk = VerifyingKey::from_base64(alg, &b64).unwrap();
+            let mut v = Verifier::new(vk.clone());
+            v.update(b"headerbody");
+            v.verify(&sig).unwrap();
+            let mut v = Verifier::new(vk);
+            v.update(b"headerbodY");
+            assert!(v.verify(&sig).is_err());
+        }
+        let p256 = SigningKey::generate(SignatureAlgorithm::EcdsaP256Sha256).public_key_base64();
+        assert!(VerifyingKey::from_base64(SignatureAlgorithm::EcdsaP384Sha384, &p256).is_err());
+        assert!(VerifyingKey::from_base64(SignatureAlgorithm::EcdsaP256Sha256, "AAAA").is_err());
     }
 }

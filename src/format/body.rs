@@ -56,6 +56,7 @@ pub struct Frame<'a> {
 pub struct BodyParser {
     content_type: ContentType,
     frame_length: u32,
+    max_non_framed_len: u64,
     next_sequence: u32,
     done: bool,
 }
@@ -66,9 +67,19 @@ impl BodyParser {
         BodyParser {
             content_type: header.content_type,
             frame_length: header.frame_length,
+            max_non_framed_len: MAX_NON_FRAMED_LEN,
             next_sequence: 1,
             done: false,
         }
+    }
+
+    /// Refuse a non-framed body longer than `max` bytes as soon as its length field is read, with
+    /// [`Error::LimitExceeded`]. A streaming reader, which holds the whole block before it can
+    /// authenticate it, sets this to its frame-length limit. (Framed bodies are bounded by the
+    /// header's frame length, which [`HeaderLimits`](super::HeaderLimits) checks.)
+    pub fn with_max_non_framed_length(mut self, max: u64) -> Self {
+        self.max_non_framed_len = max.min(MAX_NON_FRAMED_LEN);
+        self
     }
 
     /// Whether the final frame has been parsed.
@@ -95,6 +106,12 @@ impl BodyParser {
                     return Err(Error::malformed(
                         "non-framed body is longer than 2^36 - 32 bytes",
                     ));
+                }
+                if len > self.max_non_framed_len {
+                    return Err(Error::LimitExceeded(format!(
+                        "non-framed body of {len} bytes exceeds the maximum of {}",
+                        self.max_non_framed_len
+                    )));
                 }
                 let len = usize::try_from(len)
                     .map_err(|_| Error::LimitExceeded("body does not fit in memory".into()))?;
@@ -166,31 +183,51 @@ pub(crate) fn frame_iv(sequence: u32) -> [u8; 12] {
     iv
 }
 
-/// Write the additional authenticated data of a body frame into `out` (cleared first).
-pub(crate) fn body_aad(
-    out: &mut Vec<u8>,
-    message_id: &[u8],
-    kind: FrameKind,
-    sequence: u32,
-    len: u64,
-) {
-    out.clear();
-    out.extend_from_slice(message_id);
-    out.extend_from_slice(kind.content_string());
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(&len.to_be_bytes());
+/// The additional authenticated data of a body frame, on the stack: message ID (at most 32
+/// bytes), content string (at most 35), sequence number and length.
+pub(crate) struct FrameAad {
+    buf: [u8; 32 + 35 + 4 + 8],
+    len: usize,
+}
+
+impl FrameAad {
+    /// The AAD of frame `sequence` of kind `kind` holding `len` bytes.
+    pub(crate) fn new(message_id: &[u8], kind: FrameKind, sequence: u32, len: u64) -> Self {
+        let mut aad = FrameAad {
+            buf: [0; 32 + 35 + 4 + 8],
+            len: 0,
+        };
+        for part in [
+            message_id,
+            kind.content_string(),
+            &sequence.to_be_bytes(),
+            &len.to_be_bytes(),
+        ] {
+            aad.buf[aad.len..aad.len + part.len()].copy_from_slice(part);
+            aad.len += part.len();
+        }
+        aad
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 /// `u32 seq || IV` of a regular frame.
-pub(crate) fn write_regular_frame_prefix(out: &mut Vec<u8>, sequence: u32) {
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(&frame_iv(sequence));
+pub(crate) fn regular_frame_prefix(sequence: u32) -> [u8; 16] {
+    let mut p = [0u8; 16];
+    p[..4].copy_from_slice(&sequence.to_be_bytes());
+    p[4..].copy_from_slice(&frame_iv(sequence));
+    p
 }
 
 /// `FFFFFFFF || u32 seq || IV || u32 len` of the final frame.
-pub(crate) fn write_final_frame_prefix(out: &mut Vec<u8>, sequence: u32, len: u32) {
-    out.extend_from_slice(&FINAL_MARKER.to_be_bytes());
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(&frame_iv(sequence));
-    out.extend_from_slice(&len.to_be_bytes());
+pub(crate) fn final_frame_prefix(sequence: u32, len: u32) -> [u8; 24] {
+    let mut p = [0u8; 24];
+    p[..4].copy_from_slice(&FINAL_MARKER.to_be_bytes());
+    p[4..8].copy_from_slice(&sequence.to_be_bytes());
+    p[8..20].copy_from_slice(&frame_iv(sequence));
+    p[20..].copy_from_slice(&len.to_be_bytes());
+    p
 }

@@ -14,26 +14,37 @@ pub type EncryptionContext = BTreeMap<String, String>;
 /// Serialize an encryption context as the message format does: empty for an empty context,
 /// otherwise `u16 count` and length-prefixed key/value pairs sorted by key bytes.
 pub fn serialize_encryption_context(ec: &EncryptionContext) -> Result<Vec<u8>, Error> {
-    if ec.is_empty() {
-        return Ok(Vec::new());
-    }
-    let count = u16::try_from(ec.len()).map_err(|_| {
-        Error::EncryptionContext(format!("{} entries exceed the limit of 65535", ec.len()))
-    })?;
     let mut out =
         Vec::with_capacity(2 + ec.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>());
-    out.extend_from_slice(&count.to_be_bytes());
-    for (k, v) in ec {
-        put_vec16(&mut out, k.as_bytes(), "an encryption context key")?;
-        put_vec16(&mut out, v.as_bytes(), "an encryption context value")?;
+    write_encryption_context(&mut out, ec.iter())?;
+    Ok(out)
+}
+
+/// Append the serialization of `entries` (in key order, as a context's iterator yields them) to
+/// `out`: nothing for no entries, otherwise `u16 count` and the length-prefixed pairs.
+pub(crate) fn write_encryption_context<'a>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = (&'a String, &'a String)> + Clone,
+) -> Result<(), Error> {
+    let n = entries.clone().count();
+    if n == 0 {
+        return Ok(());
     }
-    if out.len() > u16::MAX as usize {
+    let count = u16::try_from(n)
+        .map_err(|_| Error::EncryptionContext(format!("{n} entries exceed the limit of 65535")))?;
+    let start = out.len();
+    out.extend_from_slice(&count.to_be_bytes());
+    for (k, v) in entries {
+        put_vec16(out, k.as_bytes(), "an encryption context key")?;
+        put_vec16(out, v.as_bytes(), "an encryption context value")?;
+    }
+    if out.len() - start > u16::MAX as usize {
         return Err(Error::EncryptionContext(format!(
             "serialized size {} exceeds the limit of 65535 bytes",
-            out.len()
+            out.len() - start
         )));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parse a serialized encryption context. Rejects duplicate keys, invalid UTF-8 and trailing bytes.

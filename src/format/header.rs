@@ -70,21 +70,33 @@ pub struct HeaderAuth {
     pub tag: [u8; 16],
 }
 
-/// Limits applied while parsing a header, before anything is allocated for its fields.
+/// The largest header [`HeaderLimits::default`] accepts: 1 MiB.
+pub const DEFAULT_MAX_HEADER_LENGTH: usize = 1 << 20;
+
+/// The largest frame length [`HeaderLimits::default`] accepts: 2^31 - 1, the most any ESDK reads
+/// or writes.
+pub const DEFAULT_MAX_FRAME_LENGTH: u32 = i32::MAX as u32;
+
+/// Limits applied while parsing a header, each checked as soon as the field it bounds is read and
+/// before anything is allocated for it. Start from [`HeaderLimits::default`] and change fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeaderLimits {
-    /// The most encrypted data keys a header may carry. Checked as soon as the count is read.
+    /// The most encrypted data keys a header may carry (default: no limit beyond the u16 count).
     pub max_encrypted_data_keys: Option<u16>,
-    /// The largest frame length accepted.
+    /// The largest frame length accepted (default [`DEFAULT_MAX_FRAME_LENGTH`]).
     pub max_frame_length: u32,
+    /// The longest header accepted, authentication fields included (default
+    /// [`DEFAULT_MAX_HEADER_LENGTH`]). Only this many bytes of the input are looked at.
+    pub max_header_length: usize,
 }
 
 impl Default for HeaderLimits {
     fn default() -> Self {
         HeaderLimits {
             max_encrypted_data_keys: None,
-            // ESDK-Python rejects larger frames; no ESDK writes them.
-            max_frame_length: i32::MAX as u32,
+            max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
+            max_header_length: DEFAULT_MAX_HEADER_LENGTH,
         }
     }
 }
@@ -130,7 +142,24 @@ impl MessageHeader {
 /// Parse a header (body and authentication) from the start of `input`. Returns the header and the
 /// number of bytes it took. Fails with [`Error::Truncated`] if `input` ends inside the header, so
 /// a streaming caller can read more and try again.
+///
+/// Only the first `limits.max_header_length` bytes are parsed: a header that does not end within
+/// them fails with [`Error::LimitExceeded`] (once that many bytes are there; before, with
+/// [`Error::Truncated`]).
 pub fn parse_header(input: &[u8], limits: &HeaderLimits) -> Result<(MessageHeader, usize), Error> {
+    let max = limits.max_header_length;
+    match parse_header_within(&input[..input.len().min(max)], limits) {
+        Err(Error::Truncated(what)) if input.len() >= max => Err(Error::LimitExceeded(format!(
+            "header longer than the maximum of {max} bytes (at {what})"
+        ))),
+        result => result,
+    }
+}
+
+fn parse_header_within(
+    input: &[u8],
+    limits: &HeaderLimits,
+) -> Result<(MessageHeader, usize), Error> {
     let mut r = Reader::new(input);
     let version = r.u8("header version")?;
     if version != 1 && version != 2 {
@@ -238,6 +267,32 @@ pub fn serialize_header_body(
     commitment: Option<&[u8; 32]>,
 ) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(64 + stored_context.len() + edks.len() * 128);
+    write_header_body(
+        &mut out,
+        suite,
+        message_id,
+        |out| {
+            out.extend_from_slice(stored_context);
+            Ok(())
+        },
+        edks,
+        frame_length,
+        commitment,
+    )?;
+    Ok(out)
+}
+
+/// Append a framed header body to `out`; `write_context` appends the serialized stored context
+/// (its u16 length prefix is filled in afterwards), so that the header is written once, in place.
+pub(crate) fn write_header_body(
+    out: &mut Vec<u8>,
+    suite: AlgorithmSuite,
+    message_id: &[u8],
+    write_context: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+    edks: &[EncryptedDataKey],
+    frame_length: u32,
+    commitment: Option<&[u8; 32]>,
+) -> Result<(), Error> {
     if suite.is_committing() {
         out.push(2);
     } else {
@@ -245,11 +300,13 @@ pub fn serialize_header_body(
     }
     out.extend_from_slice(&suite.id().to_be_bytes());
     out.extend_from_slice(message_id);
-    put_vec16(
-        &mut out,
-        stored_context,
-        "the serialized encryption context",
-    )?;
+    let len_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    write_context(out)?;
+    let context_len = u16::try_from(out.len() - len_at - 2).map_err(|_| {
+        Error::LimitExceeded("the serialized encryption context is longer than 65535 bytes".into())
+    })?;
+    out[len_at..len_at + 2].copy_from_slice(&context_len.to_be_bytes());
     let count = u16::try_from(edks.len())
         .map_err(|_| Error::LimitExceeded("more than 65535 encrypted data keys".into()))?;
     if count == 0 {
@@ -259,7 +316,7 @@ pub fn serialize_header_body(
     }
     out.extend_from_slice(&count.to_be_bytes());
     for edk in edks {
-        edk.serialize_into(&mut out)?;
+        edk.serialize_into(out)?;
     }
     out.push(2); // framed
     if suite.is_committing() {
@@ -271,5 +328,5 @@ pub fn serialize_header_body(
         out.extend_from_slice(&[0, 0, 0, 0, 12]);
         out.extend_from_slice(&frame_length.to_be_bytes());
     }
-    Ok(out)
+    Ok(())
 }

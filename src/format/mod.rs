@@ -6,12 +6,14 @@ mod body;
 mod context;
 mod header;
 
-pub(crate) use body::{body_aad, frame_iv, write_final_frame_prefix, write_regular_frame_prefix};
+pub(crate) use body::{final_frame_prefix, frame_iv, regular_frame_prefix, FrameAad};
 pub use body::{BodyParser, Frame, FrameKind};
+pub(crate) use context::write_encryption_context;
 pub use context::{parse_encryption_context, serialize_encryption_context, EncryptionContext};
+pub(crate) use header::write_header_body;
 pub use header::{
     parse_header, serialize_header_body, ContentType, EncryptedDataKey, HeaderAuth, HeaderLimits,
-    MessageHeader,
+    MessageHeader, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
 };
 
 use crate::error::Error;

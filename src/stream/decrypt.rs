@@ -2,10 +2,10 @@
 
 use std::io::Read;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::io_error;
 use crate::cmm::MaterialsManager;
@@ -63,16 +63,22 @@ impl<R> PendingMessage<R> {
         &self.header
     }
 
+    /// The header, or `None` if `buffer` ends inside it and more should be read. A header longer
+    /// than the client's maximum fails once that many bytes are in.
     fn try_parse(client: &Client, buffer: &[u8]) -> Result<Option<(MessageHeader, usize)>, Error> {
-        match parse_header(buffer, &client.header_limits()) {
+        match parse_header(buffer, &client.header_limits(true)) {
             Ok(h) => Ok(Some(h)),
-            Err(Error::Truncated(_)) if buffer.len() < client.max_header_len() => Ok(None),
-            Err(Error::Truncated(what)) => Err(Error::LimitExceeded(format!(
-                "header longer than the maximum of {} bytes (at {what})",
-                client.max_header_len()
-            ))),
+            Err(Error::Truncated(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// How much to read next while looking for the end of the header: as much again as is
+    /// buffered (at least 4 KiB), so that a long header is parsed a logarithmic number of times,
+    /// but never more than the header limit allows.
+    fn next_read_len(client: &Client, buffered: usize) -> usize {
+        let room = client.max_header_length().saturating_sub(buffered).max(1);
+        buffered.max(4096).min(room)
     }
 
     /// Get materials from `cmm`, check the key commitment and the header tag, and return a reader
@@ -83,7 +89,7 @@ impl<R> PendingMessage<R> {
         cmm: &dyn MaterialsManager,
         options: DecryptOptions,
     ) -> Result<DecryptingReader<R>, Error> {
-        let header = self.header;
+        let mut header = self.header;
         if options.unsigned_only && header.suite.signature().is_some() {
             return Err(Error::Config(format!(
                 "unsigned-only decryption refuses a message signed with suite {}",
@@ -91,20 +97,21 @@ impl<R> PendingMessage<R> {
             )));
         }
         let materials = client
-            .decryption_materials(cmm, &header, options.reproduced_context.as_ref())
+            .decryption_materials(cmm, &mut header, options.reproduced_context.as_ref())
             .await?;
         let decryptor = Decryptor::new(&header, &self.buffer[..self.header_len], &materials)?;
-        let mut input = self.buffer;
-        input.drain(..self.header_len);
+        let input = self.buffer;
         Ok(DecryptingReader {
             inner: self.inner,
             core: DecryptCore {
-                parser: BodyParser::new(&header),
+                parser: BodyParser::new(&header)
+                    .with_max_non_framed_length(client.max_stream_frame_length().into()),
                 signed: header.suite.signature().is_some(),
                 header,
                 decryptor: Some(decryptor),
+                input_end: input.len(),
                 input,
-                input_pos: 0,
+                input_pos: self.header_len,
                 plaintext: Zeroizing::new(Vec::new()),
                 plaintext_pos: 0,
                 releasable: 0,
@@ -119,7 +126,6 @@ impl<R: Read> PendingMessage<R> {
     /// Read the header from `inner` with blocking I/O.
     pub fn read(client: &Client, mut inner: R) -> Result<Self, Error> {
         let mut buffer = Vec::new();
-        let mut chunk = vec![0u8; 4096];
         loop {
             if let Some((header, header_len)) = Self::try_parse(client, &buffer)? {
                 return Ok(PendingMessage {
@@ -129,11 +135,13 @@ impl<R: Read> PendingMessage<R> {
                     inner,
                 });
             }
-            let n = inner.read(&mut chunk)?;
-            if n == 0 {
+            let start = buffer.len();
+            buffer.resize(start + Self::next_read_len(client, start), 0);
+            let n = inner.read(&mut buffer[start..]);
+            buffer.truncate(start + *n.as_ref().unwrap_or(&0));
+            if n? == 0 {
                 return Err(Error::Truncated("message header"));
             }
-            buffer.extend_from_slice(&chunk[..n]);
         }
     }
 }
@@ -142,7 +150,6 @@ impl<R: AsyncRead + Unpin> PendingMessage<R> {
     /// Read the header from `inner`.
     pub async fn read_async(client: &Client, mut inner: R) -> Result<Self, Error> {
         let mut buffer = Vec::new();
-        let mut chunk = vec![0u8; 4096];
         loop {
             if let Some((header, header_len)) = Self::try_parse(client, &buffer)? {
                 return Ok(PendingMessage {
@@ -152,11 +159,13 @@ impl<R: AsyncRead + Unpin> PendingMessage<R> {
                     inner,
                 });
             }
-            let n = inner.read(&mut chunk).await?;
-            if n == 0 {
+            let start = buffer.len();
+            buffer.resize(start + Self::next_read_len(client, start), 0);
+            let n = inner.read(&mut buffer[start..]).await;
+            buffer.truncate(start + *n.as_ref().unwrap_or(&0));
+            if n? == 0 {
                 return Err(Error::Truncated("message header"));
             }
-            buffer.extend_from_slice(&chunk[..n]);
         }
     }
 }
@@ -177,8 +186,11 @@ struct DecryptCore {
     parser: BodyParser,
     decryptor: Option<Decryptor>,
     signed: bool,
+    /// Read buffer: `input[input_pos..input_end]` is read and not yet consumed; the rest is room
+    /// for reads, zeroed once when the buffer grows rather than at every read.
     input: Vec<u8>,
     input_pos: usize,
+    input_end: usize,
     plaintext: Zeroizing<Vec<u8>>,
     plaintext_pos: usize,
     /// How much of `plaintext` may be handed out.
@@ -196,7 +208,7 @@ enum Step {
 
 impl DecryptCore {
     fn buffered(&self) -> &[u8] {
-        &self.input[self.input_pos..]
+        &self.input[self.input_pos..self.input_end]
     }
 
     /// Make progress with the input at hand.
@@ -214,7 +226,10 @@ impl DecryptCore {
                     .decryptor
                     .as_mut()
                     .ok_or_else(|| Error::Config("decryptor already finished".into()))?;
-                let (frame, n) = match self.parser.parse_next(&self.input[self.input_pos..]) {
+                let (frame, n) = match self
+                    .parser
+                    .parse_next(&self.input[self.input_pos..self.input_end])
+                {
                     Ok(x) => x,
                     Err(Error::Truncated(what)) => return self.need_more(what),
                     Err(e) => return Err(e),
@@ -244,7 +259,7 @@ impl DecryptCore {
                     .decryptor
                     .take()
                     .ok_or_else(|| Error::Config("decryptor already finished".into()))?;
-                let footer = &self.input[self.input_pos..];
+                let footer = &self.input[self.input_pos..self.input_end];
                 // Parse the length first so a partial footer waits for more input.
                 if footer.len() < 2
                     || footer.len() < 2 + u16::from_be_bytes([footer[0], footer[1]]) as usize
@@ -280,20 +295,23 @@ impl DecryptCore {
     }
 
     /// Room for the next read, compacting consumed input first so the buffer stays about one
-    /// frame long.
+    /// frame long. Only newly grown room is zeroed: a reader that hands out a byte at a time costs
+    /// a byte's work per read, not a chunk's.
     fn input_space(&mut self) -> &mut [u8] {
         if self.input_pos > 0 {
-            self.input.drain(..self.input_pos);
+            self.input.copy_within(self.input_pos..self.input_end, 0);
+            self.input_end -= self.input_pos;
             self.input_pos = 0;
         }
-        let len = self.input.len();
-        self.input.resize(len + READ_CHUNK, 0);
-        &mut self.input[len..]
+        let end = self.input_end + READ_CHUNK;
+        if self.input.len() < end {
+            self.input.resize(end, 0);
+        }
+        &mut self.input[self.input_end..end]
     }
 
-    fn filled(&mut self, n: usize, space_was: usize) {
-        let len = self.input.len() - space_was + n;
-        self.input.truncate(len);
+    fn filled(&mut self, n: usize) {
+        self.input_end += n;
         if n == 0 {
             self.eof = true;
         }
@@ -309,8 +327,9 @@ impl DecryptCore {
 
     fn fail(&mut self, e: Error) -> std::io::Error {
         self.state = State::Failed;
-        // Withheld plaintext of a failed message is wiped, never released.
-        self.plaintext.clear();
+        // Withheld plaintext of a failed message is wiped now (all of the buffer's capacity), not
+        // when the reader is dropped, and never released.
+        self.plaintext.zeroize();
         self.releasable = 0;
         self.plaintext_pos = 0;
         io_error(e)
@@ -368,15 +387,8 @@ impl<R: Read> Read for DecryptingReader<R> {
                 }
                 Ok(Step::NeedInput) => {
                     let space = self.core.input_space();
-                    let space_len = space.len();
-                    match self.inner.read(space) {
-                        Ok(n) => self.core.filled(n, space_len),
-                        Err(e) => {
-                            self.core.filled(0, space_len);
-                            self.core.eof = false;
-                            return Err(e);
-                        }
-                    }
+                    let n = self.inner.read(space)?;
+                    self.core.filled(n);
                 }
                 Err(e) => return Err(self.core.fail(e)),
             }
@@ -410,24 +422,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for DecryptingReader<R> {
                     }
                 }
                 Ok(Step::NeedInput) => {
-                    let space = this.core.input_space();
-                    let space_len = space.len();
-                    let mut rb = ReadBuf::new(space);
-                    let polled = Pin::new(&mut this.inner).poll_read(cx, &mut rb);
+                    let mut rb = ReadBuf::new(this.core.input_space());
+                    ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
                     let n = rb.filled().len();
-                    match polled {
-                        Poll::Ready(Ok(())) => this.core.filled(n, space_len),
-                        Poll::Ready(Err(e)) => {
-                            this.core.filled(0, space_len);
-                            this.core.eof = false;
-                            return Poll::Ready(Err(e));
-                        }
-                        Poll::Pending => {
-                            this.core.filled(0, space_len);
-                            this.core.eof = false;
-                            return Poll::Pending;
-                        }
-                    }
+                    this.core.filled(n);
                 }
                 Err(e) => return Poll::Ready(Err(this.core.fail(e))),
             }

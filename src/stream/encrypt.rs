@@ -141,6 +141,13 @@ impl EncryptCore {
             encryptor.frame(&self.pending, false, &mut self.out)?;
             self.pending.clear();
         }
+        if self.pending.is_empty() && data.len() > self.frame_length {
+            // A whole frame with more after it in the same write: it is not the final frame, so
+            // it is encrypted straight from the caller's buffer, not copied to `pending` first.
+            encryptor.frame(&data[..self.frame_length], false, &mut self.out)?;
+            self.written += self.frame_length as u64;
+            return Ok(self.frame_length);
+        }
         if self.pending.capacity() < self.frame_length {
             self.pending.reserve_exact(self.frame_length);
         }

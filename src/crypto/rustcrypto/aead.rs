@@ -1,4 +1,4 @@
-//! AES-GCM with 12-byte IVs and 16-byte tags, in place.
+//! AES-GCM with 12-byte IVs and 16-byte tags, in place, with the `aes-gcm` crate.
 
 // aes-gcm 0.10 exposes generic-array 0.14, deprecated in favour of 1.x; the next aes-gcm moves.
 #![allow(deprecated)]
@@ -12,7 +12,19 @@ use crate::error::Error;
 
 type Aes192Gcm = AesGcm<Aes192, aes_gcm::aead::consts::U12>;
 
-/// An expanded AES-GCM key. The key schedules zeroize on drop (the `zeroize` feature of `aes`).
+// The AES key schedules must wipe themselves on drop: that takes the `zeroize` feature of the
+// `aes` crate, which aes-gcm's own `zeroize` feature does NOT turn on. This fails to compile if
+// the feature is ever lost.
+const _: fn() = || {
+    fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wipes_on_drop::<aes_gcm::aes::Aes128>();
+    wipes_on_drop::<aes_gcm::aes::Aes192>();
+    wipes_on_drop::<aes_gcm::aes::Aes256>();
+};
+
+/// An expanded AES-GCM key, on the heap. The AES round keys are wiped on drop (the `zeroize`
+/// feature of `aes`). The GHASH key H = AES_K(0) is not: polyval 0.6 wipes it only on backends
+/// that runtime CPU detection (x86/x86_64, aarch64) does not use. See SECURITY.md.
 pub(crate) enum AeadKey {
     Aes128(Box<Aes128Gcm>),
     Aes192(Box<Aes192Gcm>),
@@ -68,5 +80,38 @@ impl AeadKey {
             AeadKey::Aes256(k) => k.decrypt_in_place_detached(nonce, aad, buf, tag),
         }
         .map_err(|_| AuthFailed)
+    }
+
+    /// Encrypt `plaintext` onto the end of `out` and return the tag: copied, then encrypted in
+    /// place (the crate has no out-of-place API).
+    pub(crate) fn seal_append(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> [u8; 16] {
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        self.seal(iv, aad, &mut out[start..])
+    }
+
+    /// Decrypt `ciphertext` onto the end of `out` after checking `tag`. On failure `out` is left
+    /// as it was.
+    pub(crate) fn open_append(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut Vec<u8>,
+    ) -> Result<(), AuthFailed> {
+        let start = out.len();
+        out.extend_from_slice(ciphertext);
+        let result = self.open(iv, aad, &mut out[start..], tag);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
     }
 }

@@ -1,0 +1,123 @@
+//! AES-GCM with 12-byte IVs and 16-byte tags, in place, with aws-lc (VAES/AVX-512 where the
+//! processor has them).
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_192_GCM, AES_256_GCM};
+
+use crate::error::Error;
+
+/// An expanded AES-GCM key, held by aws-lc (which wipes it when freed). The message format fixes
+/// every IV (frame IVs are the sequence number), hence the key type whose name warns.
+pub(crate) struct AeadKey(LessSafeKey);
+
+impl std::fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AeadKey(<redacted>)")
+    }
+}
+
+/// The AEAD's own error, deliberately opaque.
+#[derive(Debug)]
+pub(crate) struct AuthFailed;
+
+impl AeadKey {
+    pub(crate) fn new(key: &[u8]) -> Result<Self, Error> {
+        let algorithm = match key.len() {
+            16 => &AES_128_GCM,
+            24 => &AES_192_GCM,
+            32 => &AES_256_GCM,
+            n => return Err(Error::Config(format!("invalid AES key length {n}"))),
+        };
+        let key = UnboundKey::new(algorithm, key)
+            .map_err(|_| Error::Config(format!("invalid AES key length {}", key.len())))?;
+        Ok(AeadKey(LessSafeKey::new(key)))
+    }
+
+    /// Encrypt `buf` in place and return the tag.
+    pub(crate) fn seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+        let nonce = Nonce::assume_unique_for_key(*iv);
+        let mut out = [0u8; 16];
+        // Sealing fails only for inputs over 2^36 bytes, which frames can never reach.
+        if let Ok(tag) = self
+            .0
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), buf)
+        {
+            out.copy_from_slice(tag.as_ref());
+        }
+        out
+    }
+
+    /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.
+    pub(crate) fn open(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AuthFailed> {
+        let nonce = Nonce::assume_unique_for_key(*iv);
+        match self
+            .0
+            .open_in_place_separate_tag(nonce, Aad::from(aad), tag, buf)
+        {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                // aws-lc may have written unauthenticated plaintext before it checked the tag.
+                buf.fill(0);
+                Err(AuthFailed)
+            }
+        }
+    }
+
+    /// Encrypt `plaintext` onto the end of `out` and return the tag, out of place: aws-lc reads
+    /// the plaintext where it is, so it is not copied first.
+    pub(crate) fn seal_append(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> [u8; 16] {
+        let start = out.len();
+        out.resize(start + plaintext.len(), 0);
+        let nonce = Nonce::assume_unique_for_key(*iv);
+        let mut tag = [0u8; 16];
+        // Sealing fails only for lengths that cannot occur here (the buffers match, frames are
+        // far below 2^36 bytes).
+        let _ = self.0.seal_out_of_place_scatter(
+            nonce,
+            Aad::from(aad),
+            plaintext,
+            &mut out[start..],
+            &[],
+            &mut tag,
+        );
+        tag
+    }
+
+    /// Decrypt `ciphertext` onto the end of `out` after checking `tag`, out of place. On failure
+    /// `out` is left as it was.
+    pub(crate) fn open_append(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        out: &mut Vec<u8>,
+    ) -> Result<(), AuthFailed> {
+        let start = out.len();
+        out.resize(start + ciphertext.len(), 0);
+        let nonce = Nonce::assume_unique_for_key(*iv);
+        match self
+            .0
+            .open_separate_gather(nonce, Aad::from(aad), ciphertext, tag, &mut out[start..])
+        {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                // aws-lc may have written unauthenticated plaintext before it checked the tag.
+                out[start..].fill(0);
+                out.truncate(start);
+                Err(AuthFailed)
+            }
+        }
+    }
+}

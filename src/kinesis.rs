@@ -684,10 +684,12 @@ impl DecryptingConsumer {
             for record in page.records() {
                 out.push(self.decrypt_record(shard_id, record).await?);
             }
-            let caught_up =
-                page.records().is_empty() && page.millis_behind_latest().unwrap_or(0) == 0;
-            if caught_up {
-                break;
+            if page.records().is_empty() {
+                if page.millis_behind_latest().unwrap_or(0) == 0 {
+                    break;
+                }
+                // Behind, but this page was empty: do not spin on a shard's 5 reads per second.
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             iterator = page.next_shard_iterator().map(str::to_owned);
         }

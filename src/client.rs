@@ -362,17 +362,20 @@ impl Client {
         buffer.resize(frames_end, 0);
         // Front to back. Each frame lands further right than its plaintext was (by the header
         // and the overhead of the frames before it), so before a frame is written, the plaintext
-        // it would overwrite moves into `carry`, and the frame's plaintext comes from the front
-        // of `carry` (`carry[head..]`). `carry` holds about a frame plus the overhead so far
-        // (half a MiB for 64 MiB in 4 KiB frames) and stays in cache: the buffer itself is read
-        // from memory and written back once, front to back, as the AEAD alone would. Its
-        // capacity is its largest length, so it never reallocates, and it is wiped when dropped.
-        let mut carry = Zeroizing::new(Vec::with_capacity(h + fl + 40 + regular * 32));
-        let (mut head, mut saved) = (0, 0);
-        let mut save = |buffer: &[u8], carry: &mut Vec<u8>, upto: usize| {
+        // it would overwrite moves into `carry`, and the frame's plaintext comes from there. The
+        // carry holds about a frame plus the overhead so far (half a MiB for 64 MiB in 4 KiB
+        // frames) and stays in cache: the buffer itself is read from memory and written back
+        // once, front to back, as the AEAD alone would. (Back to front, each frame could move
+        // once, straight to its place, with no carry; measured, that is slower: the frames then
+        // land on lines read long before, where front to back they land on lines just read.)
+        // In flight while frame `i` is written: from its plaintext's start to the end of the
+        // frame, at most h + fl + 32 (i + 1) bytes; the last frame's plaintext ends the buffer.
+        let mut carry = Carry::new(h + fl + 32 * regular);
+        let mut saved = 0;
+        let mut save = |buffer: &[u8], carry: &mut Carry, upto: usize| {
             let upto = upto.min(len);
             if upto > saved {
-                carry.extend_from_slice(&buffer[saved..upto]);
+                carry.put(saved, &buffer[saved..upto]);
                 saved = upto;
             }
         };
@@ -383,13 +386,8 @@ impl Client {
             let (n, prefix) = if last { (len - i * fl, 24) } else { (fl, 16) };
             let at = h + i * (fl + 32);
             let end = at + prefix + n + 16;
-            if head > 64 * 1024 && head > carry.len() - head {
-                carry.drain(..head);
-                head = 0;
-            }
             save(buffer, &mut carry, end);
-            buffer[at + prefix..at + prefix + n].copy_from_slice(&carry[head..head + n]);
-            head += n;
+            carry.take(i * fl, &mut buffer[at + prefix..at + prefix + n]);
             if let Err(e) = enc.frame_in_place(i as u32 + 1, last, &mut buffer[at..end]) {
                 buffer.zeroize();
                 buffer.clear();
@@ -606,5 +604,37 @@ impl Client {
             return Err(Error::TrailingBytes(message.len() - pos));
         }
         Ok(())
+    }
+}
+
+/// A ring of plaintext bytes indexed by their position in the plaintext, for
+/// [`Client::encrypt_in_place`]: it holds the bytes from the frame being encrypted up to the
+/// furthest byte written so far. A ring, so that no byte is copied more than in and out. Wiped
+/// when dropped.
+struct Carry(Zeroizing<Vec<u8>>);
+
+impl Carry {
+    /// A ring for at most `capacity` bytes in flight.
+    fn new(capacity: usize) -> Self {
+        Carry(Zeroizing::new(vec![0; capacity.max(1)]))
+    }
+
+    /// Store `bytes`, the plaintext from position `pos` on.
+    fn put(&mut self, pos: usize, bytes: &[u8]) {
+        let cap = self.0.len();
+        let at = pos % cap;
+        let first = bytes.len().min(cap - at);
+        self.0[at..at + first].copy_from_slice(&bytes[..first]);
+        self.0[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+    }
+
+    /// Fill `out` with the plaintext from position `pos` on (stored earlier).
+    fn take(&self, pos: usize, out: &mut [u8]) {
+        let cap = self.0.len();
+        let at = pos % cap;
+        let first = out.len().min(cap - at);
+        out[..first].copy_from_slice(&self.0[at..at + first]);
+        let rest = out.len() - first;
+        out[first..].copy_from_slice(&self.0[..rest]);
     }
 }

@@ -74,6 +74,27 @@ proptest! {
         }
     }
 
+    /// The in-place encrypt moves every frame right while it reads plaintext further on: short
+    /// frames and long contexts move the most (the carry wraps many times).
+    #[test]
+    fn in_place_encrypt_round_trips(
+        suite in suite(),
+        frame_length in prop_oneof![1u32..64, 64u32..2048],
+        plaintext in prop::collection::vec(any::<u8>(), 0..6000),
+        ec in context(),
+    ) {
+        let rt = runtime();
+        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let mut buffer = plaintext.clone();
+        rt.block_on(client.encrypt_in_place(&cmm, &ec, &mut buffer)).unwrap();
+        let copied = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
+        if suite.signature().is_none() {
+            prop_assert_eq!(buffer.len(), copied.len());
+        }
+        let out = rt.block_on(client.decrypt(&cmm, &buffer)).unwrap();
+        prop_assert_eq!(out.plaintext, plaintext);
+    }
+
     #[test]
     fn any_flipped_bit_fails((suite, frame_length, plaintext, ec) in message(), bit in any::<prop::sample::Index>()) {
         let rt = runtime();

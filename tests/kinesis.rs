@@ -7,93 +7,25 @@
 //! fail: they never pass by skipping.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod moto_support;
 
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
+use moto_support::LocalMoto;
 use sealbox::kinesis::{
     DecryptingConsumer, EncryptingProducer, KinesisError, MAX_BYTES_PER_REQUEST,
 };
 use sealbox::{CachingCmm, EncryptionContext, RawAesKeyring};
 use zeroize::Zeroizing;
 
-struct LocalKinesis {
-    endpoint: String,
-    /// The watchdog shell that runs moto_server; when this process ends, its stdin closes and
-    /// the watchdog stops the server.
-    _server: Option<(Child, std::process::ChildStdin)>,
-}
-
-const WATCHDOG: &str = r#"
-"$0" -H 127.0.0.1 -p "$1" & server=$!
-read -r _ignored || true
-kill "$server" 2>/dev/null
-wait "$server" 2>/dev/null
-"#;
-
 fn endpoint() -> &'static str {
-    static SERVER: OnceLock<LocalKinesis> = OnceLock::new();
-    &SERVER.get_or_init(start).endpoint
-}
-
-fn start() -> LocalKinesis {
-    if let Ok(endpoint) = std::env::var("SEALBOX_KINESIS_ENDPOINT") {
-        return LocalKinesis {
-            endpoint,
-            _server: None,
-        };
-    }
-    let moto = std::env::var_os("SEALBOX_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
-    assert!(
-        moto.exists(),
-        "no local Kinesis: {} does not exist. Run scripts/test once (it creates .venv with \
-         moto[server]), or set SEALBOX_MOTO_SERVER, or SEALBOX_KINESIS_ENDPOINT",
-        moto.display()
-    );
-    let mut last_log = String::new();
-    for _ in 0..3 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let log_path = std::env::temp_dir().join(format!("sealbox-kinesis-moto-{port}.log"));
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(&moto)
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start moto_server");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return LocalKinesis {
-                    endpoint: format!("http://127.0.0.1:{port}"),
-                    _server: Some((child, stdin)),
-                };
-            }
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        drop(stdin);
-        let _ = child.kill();
-        let _ = child.wait();
-        last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    }
-    panic!("moto_server did not start on 127.0.0.1:\n{last_log}");
+    static SERVER: OnceLock<LocalMoto> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| moto_support::start("SEALBOX_KINESIS_ENDPOINT", "Kinesis"))
+        .endpoint
 }
 
 fn kinesis() -> aws_sdk_kinesis::Client {

@@ -12,9 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::error::Error as StdError;
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +34,9 @@ use aws_sdk_kms::operation::generate_data_key::{
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
+mod moto_support;
+
+use moto_support::LocalMoto;
 use sealbox::format::{parse_header, HeaderLimits};
 use sealbox::{
     CachingCmm, Client, DefaultCmm, DiscoveryFilter, EncryptionContext, Error, Keyring,
@@ -51,82 +52,10 @@ const AWAY: &str = "eu-west-1";
 // ---------------------------------------------------------------------------------------------
 // The local KMS
 
-struct LocalKms {
-    endpoint: String,
-    /// The watchdog shell that runs moto_server. Its stdin is ours: when this test process ends,
-    /// however it ends, the pipe closes and the watchdog stops the server (statics are never
-    /// dropped, so a Drop impl alone would leak it).
-    _server: Option<(Child, std::process::ChildStdin)>,
-}
-
 fn endpoint() -> &'static str {
-    static KMS: OnceLock<LocalKms> = OnceLock::new();
-    &KMS.get_or_init(start_local_kms).endpoint
-}
-
-const WATCHDOG: &str = r#"
-"$0" -H 127.0.0.1 -p "$1" & server=$!
-read -r _ignored || true
-kill "$server" 2>/dev/null
-wait "$server" 2>/dev/null
-"#;
-
-fn start_local_kms() -> LocalKms {
-    if let Ok(endpoint) = std::env::var("SEALBOX_KMS_ENDPOINT") {
-        return LocalKms {
-            endpoint,
-            _server: None,
-        };
-    }
-    let moto = std::env::var_os("SEALBOX_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
-    assert!(
-        moto.exists(),
-        "no local KMS for the KMS tests: {} does not exist. Run scripts/test once (it creates \
-         .venv with moto[server]), or set SEALBOX_MOTO_SERVER to a moto_server binary, or \
-         SEALBOX_KMS_ENDPOINT to a running KMS endpoint",
-        moto.display()
-    );
-    let mut last_log = String::new();
-    // A free port can be taken between our probe and moto's bind: try a few.
-    for _ in 0..3 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let log_path = std::env::temp_dir().join(format!("sealbox-moto-{port}.log"));
-        let log = std::fs::File::create(&log_path).expect("moto log file");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(&moto)
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start moto_server");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return LocalKms {
-                    endpoint: format!("http://127.0.0.1:{port}"),
-                    _server: Some((child, stdin)),
-                };
-            }
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        drop(stdin);
-        let _ = child.kill();
-        let _ = child.wait();
-        last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    }
-    panic!("moto_server did not start on 127.0.0.1:\n{last_log}");
+    static KMS: OnceLock<LocalMoto> = OnceLock::new();
+    &KMS.get_or_init(|| moto_support::start("SEALBOX_KMS_ENDPOINT", "KMS"))
+        .endpoint
 }
 
 fn config(region: &str) -> aws_sdk_kms::config::Builder {

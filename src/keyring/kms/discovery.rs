@@ -108,6 +108,45 @@ impl Common {
             (_, None) => Err("KMS Decrypt response has no Plaintext".into()),
         }
     }
+
+    /// Try the EDKs in order until one decrypts: each that names a KMS key the filter allows,
+    /// with the client and key ID that `route` picks for it (or the reason it gives to skip it,
+    /// without a call). Every EDK tried or skipped leaves its reason in the error.
+    async fn unwrap_first(
+        &self,
+        label: &str,
+        suite: AlgorithmSuite,
+        ec: &EncryptionContext,
+        edks: &[EncryptedDataKey],
+        route: impl Fn(&str, &KmsArn) -> Result<(Client, String), String>,
+    ) -> Result<DataKey, UnwrapError> {
+        let mut errors = UnwrapError::default();
+        for (i, edk) in edks.iter().enumerate() {
+            let (key_id, arn) = match edk_arn(edk) {
+                Ok(found) => found,
+                Err(skip) => {
+                    errors.push(i, label, skip);
+                    continue;
+                }
+            };
+            if let Some(Err(skip)) = self.filter.as_ref().map(|f| f.check(&arn)) {
+                errors.push(i, label, skip);
+                continue;
+            }
+            let (client, key_id) = match route(key_id, &arn) {
+                Ok(routed) => routed,
+                Err(why) => {
+                    errors.push(i, label, why);
+                    continue;
+                }
+            };
+            match self.decrypt(label, &client, &key_id, suite, ec, edk).await {
+                Ok(key) => return Ok(key),
+                Err(e) => errors.push(i, label, e),
+            }
+        }
+        Err(errors)
+    }
 }
 
 fn cannot_encrypt(label: &str) -> KeyringError {
@@ -202,36 +241,12 @@ impl Keyring for KmsDiscoveryKeyring {
         encryption_context: &EncryptionContext,
         edks: &[EncryptedDataKey],
     ) -> Result<DataKey, UnwrapError> {
-        let mut errors = UnwrapError::default();
-        for (i, edk) in edks.iter().enumerate() {
-            let (key_id, arn) = match edk_arn(edk) {
-                Ok(found) => found,
-                Err(skip) => {
-                    errors.push(i, DISCOVERY, skip);
-                    continue;
-                }
-            };
-            if let Some(Err(skip)) = self.common.filter.as_ref().map(|f| f.check(&arn)) {
-                errors.push(i, DISCOVERY, skip);
-                continue;
-            }
-            let client = match self.clients.client_for_region(&arn.region) {
-                Ok(client) => client,
-                Err(why) => {
-                    errors.push(i, DISCOVERY, why);
-                    continue;
-                }
-            };
-            let result = self
-                .common
-                .decrypt(DISCOVERY, &client, key_id, suite, encryption_context, edk)
-                .await;
-            match result {
-                Ok(key) => return Ok(key),
-                Err(e) => errors.push(i, DISCOVERY, e),
-            }
-        }
-        Err(errors)
+        self.common
+            .unwrap_first(DISCOVERY, suite, encryption_context, edks, |key_id, arn| {
+                let client = self.clients.client_for_region(&arn.region)?;
+                Ok((client, key_id.to_owned()))
+            })
+            .await
     }
 }
 
@@ -331,50 +346,21 @@ impl Keyring for KmsMrkDiscoveryKeyring {
         encryption_context: &EncryptionContext,
         edks: &[EncryptedDataKey],
     ) -> Result<DataKey, UnwrapError> {
-        let mut errors = UnwrapError::default();
-        for (i, edk) in edks.iter().enumerate() {
-            let arn = match edk_arn(edk) {
-                Ok((_, arn)) => arn,
-                Err(skip) => {
-                    errors.push(i, &self.label, skip);
-                    continue;
-                }
-            };
-            if let Some(Err(skip)) = self.common.filter.as_ref().map(|f| f.check(&arn)) {
-                errors.push(i, &self.label, skip);
-                continue;
-            }
+        let route = |_: &str, arn: &KmsArn| {
             let key_id = if arn.is_mrk() {
                 arn.in_region(&self.region).to_string()
             } else if arn.region == self.region {
                 arn.to_string()
             } else {
-                errors.push(
-                    i,
-                    &self.label,
-                    format!(
-                        "single-Region key {arn} is not in this keyring's region {}",
-                        self.region
-                    ),
-                );
-                continue;
+                return Err(format!(
+                    "single-Region key {arn} is not in this keyring's region {}",
+                    self.region
+                ));
             };
-            let result = self
-                .common
-                .decrypt(
-                    &self.label,
-                    &self.client,
-                    &key_id,
-                    suite,
-                    encryption_context,
-                    edk,
-                )
-                .await;
-            match result {
-                Ok(key) => return Ok(key),
-                Err(e) => errors.push(i, &self.label, e),
-            }
-        }
-        Err(errors)
+            Ok((self.client.clone(), key_id))
+        };
+        self.common
+            .unwrap_first(&self.label, suite, encryption_context, edks, route)
+            .await
     }
 }

@@ -58,6 +58,10 @@ pub fn crypto_backend() -> &'static str {
     backend::NAME
 }
 
+/// An AEAD tag that did not verify: deliberately opaque, in both backends.
+#[derive(Debug)]
+pub(crate) struct AuthFailed;
+
 /// Constant-time equality of two byte strings.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

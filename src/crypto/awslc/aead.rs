@@ -3,6 +3,7 @@
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_192_GCM, AES_256_GCM};
 
+use crate::crypto::AuthFailed;
 use crate::error::Error;
 
 /// An expanded AES-GCM key, held by aws-lc (which wipes it when freed). The message format fixes
@@ -14,10 +15,6 @@ impl std::fmt::Debug for AeadKey {
         f.write_str("AeadKey(<redacted>)")
     }
 }
-
-/// The AEAD's own error, deliberately opaque.
-#[derive(Debug)]
-pub(crate) struct AuthFailed;
 
 impl AeadKey {
     pub(crate) fn new(key: &[u8]) -> Result<Self, Error> {

@@ -8,6 +8,7 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes192;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
 
+use crate::crypto::AuthFailed;
 use crate::error::Error;
 
 type Aes192Gcm = AesGcm<Aes192, aes_gcm::aead::consts::U12>;
@@ -36,10 +37,6 @@ impl std::fmt::Debug for AeadKey {
         f.write_str("AeadKey(<redacted>)")
     }
 }
-
-/// The AEAD's own error, deliberately opaque.
-#[derive(Debug)]
-pub(crate) struct AuthFailed;
 
 impl AeadKey {
     pub(crate) fn new(key: &[u8]) -> Result<Self, Error> {

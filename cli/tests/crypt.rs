@@ -10,6 +10,17 @@ fn sealbox(args: &[&str]) -> Output {
         .expect("run sealbox")
 }
 
+/// Run sealbox and fail the test, with its stderr, unless it succeeds.
+fn sealbox_ok(args: &[&str]) -> Output {
+    let out = sealbox(args);
+    assert!(
+        out.status.success(),
+        "sealbox {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 struct Dir(PathBuf);
 
 impl Dir {
@@ -36,7 +47,7 @@ fn aes_round_trip_context_and_tampering() {
     std::fs::write(d.path("key"), [7u8; 32]).unwrap();
     let plaintext: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
     std::fs::write(d.path("pt"), &plaintext).unwrap();
-    let out = sealbox(&[
+    sealbox_ok(&[
         "encrypt",
         "-i",
         &d.path("pt"),
@@ -51,11 +62,6 @@ fn aes_round_trip_context_and_tampering() {
         "--frame-length",
         "1000",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let inspect = sealbox(&["inspect", &d.path("ct")]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(
@@ -64,7 +70,7 @@ fn aes_round_trip_context_and_tampering() {
     );
     assert!(text.contains("\"tenant\": \"acme\""), "{text}");
 
-    let out = sealbox(&[
+    sealbox_ok(&[
         "decrypt",
         "-i",
         &d.path("ct"),
@@ -75,11 +81,6 @@ fn aes_round_trip_context_and_tampering() {
         "-c",
         "tenant=acme",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(std::fs::read(d.path("out")).unwrap(), plaintext);
 
     // A context that disagrees with the message fails.
@@ -143,7 +144,7 @@ fn rsa_public_encrypts_private_decrypts_and_unsigned_only() {
     .unwrap();
     std::fs::write(d.path("rsa.pem"), &pem).unwrap();
     std::fs::write(d.path("pt"), b"hello rsa").unwrap();
-    let out = sealbox(&[
+    sealbox_ok(&[
         "encrypt",
         "-i",
         &d.path("pt"),
@@ -154,12 +155,7 @@ fn rsa_public_encrypts_private_decrypts_and_unsigned_only() {
         "--rsa-padding",
         "oaep-sha512",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = sealbox(&[
+    let out = sealbox_ok(&[
         "decrypt",
         "-i",
         &d.path("ct"),
@@ -168,11 +164,6 @@ fn rsa_public_encrypts_private_decrypts_and_unsigned_only() {
         "--rsa-padding",
         "oaep-sha512",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(out.stdout, b"hello rsa");
     // The default suite signs, so unsigned-only refuses it.
     let out = sealbox(&[

@@ -617,6 +617,68 @@ async fn concurrent_cold_misses_make_one_call() {
     assert_eq!(keyring.unwraps(), 1);
 }
 
+/// `n` concurrent encrypt requests of `len` bytes each: how many used each data key, and how
+/// long they took together (on the paused clock).
+async fn concurrent_misses(cmm: &Arc<CachingCmm>, n: usize, len: u64) -> (Vec<usize>, Duration) {
+    let start = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let cmm = cmm.clone();
+            tokio::spawn(async move {
+                let r = request(&ctx(&[("hot", "key")]), Some(len), None);
+                edk_of(&cmm.get_encryption_materials(&r).await.unwrap())
+            })
+        })
+        .collect();
+    let mut uses = std::collections::HashMap::<Vec<u8>, usize>::new();
+    for t in tasks {
+        *uses.entry(t.await.unwrap()).or_default() += 1;
+    }
+    let mut uses: Vec<usize> = uses.into_values().collect();
+    uses.sort_unstable();
+    (uses, start.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_misses_beyond_the_limits_call_in_parallel() {
+    // Each call's materials serve 10 messages: 35 concurrent misses make 4 calls, at once (each
+    // takes 200 ms), not one after another, and no data key serves more than 10 messages.
+    let keyring = CountingKeyring::with_delay(Duration::from_millis(200));
+    let cmm = Arc::new(caching(&keyring).max_messages(10).build().unwrap());
+    let (uses, took) = concurrent_misses(&cmm, 35, 1).await;
+    assert_eq!(uses, [5, 10, 10, 10]);
+    assert!(took < Duration::from_millis(400), "took {took:?}");
+    let stats = cmm.stats();
+    assert_eq!(
+        (stats.misses, stats.hits, stats.coalesced),
+        (4, 31, 31),
+        "{stats:?}"
+    );
+    // The entries were stored charged for every seat: the full ones not at all, the last with
+    // 5 messages used, so it serves 5 more before the next call.
+    for _ in 0..5 {
+        get(&cmm, &ctx(&[("hot", "key")]), 1).await;
+    }
+    assert_eq!(keyring.generates(), 4);
+    get(&cmm, &ctx(&[("hot", "key")]), 1).await;
+    assert_eq!(keyring.generates(), 5);
+
+    // Seats count bytes too: 1,000 bytes per data key, 300 per request, so 3 per call.
+    let keyring = CountingKeyring::with_delay(Duration::from_millis(200));
+    let cmm = Arc::new(caching(&keyring).max_bytes(1000).build().unwrap());
+    let (uses, took) = concurrent_misses(&cmm, 7, 300).await;
+    assert_eq!(uses, [1, 3, 3]);
+    assert!(took < Duration::from_millis(400), "took {took:?}");
+
+    // With one message per data key the cache is no slower than none: every miss calls at once.
+    let keyring = CountingKeyring::with_delay(Duration::from_millis(200));
+    let cmm = Arc::new(caching(&keyring).max_messages(1).build().unwrap());
+    let (uses, took) = concurrent_misses(&cmm, 8, 1).await;
+    assert_eq!(uses, [1; 8]);
+    assert!(took < Duration::from_millis(400), "took {took:?}");
+    assert_eq!(cmm.stats().coalesced, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_call_is_shared_with_its_waiters_and_not_cached() {
     let keyring = CountingKeyring::with_delay(Duration::from_millis(200));

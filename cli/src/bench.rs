@@ -127,7 +127,7 @@ fn emit(backend: &str, name: &str, value: f64, unit: &str, baseline: Option<f64>
         "ratio": baseline.map(|b| ((value / b) * 1000.0).round() / 1000.0),
         "backend": backend,
     });
-    println!("{line}");
+    outln!("{line}");
 }
 
 /// CPU time of the calling thread.

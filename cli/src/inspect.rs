@@ -22,19 +22,19 @@ pub(crate) fn run(input: &Path) -> anyhow::Result<ExitCode> {
     }
     let (h, len) =
         parse_header(&bytes, &HeaderLimits::default()).context("not a valid message header")?;
-    println!("version: {}", h.version);
-    println!("suite: {} ({:?})", h.suite, h.suite);
-    println!("message_id: {}", B64.encode(&h.message_id));
-    println!("header_length: {len}");
+    outln!("version: {}", h.version);
+    outln!("suite: {} ({:?})", h.suite, h.suite);
+    outln!("message_id: {}", B64.encode(&h.message_id));
+    outln!("header_length: {len}");
     match h.content_type {
-        ContentType::Framed => println!("frame_length: {}", h.frame_length),
-        ContentType::NonFramed => println!("frame_length: 0 (non-framed)"),
+        ContentType::Framed => outln!("frame_length: {}", h.frame_length),
+        ContentType::NonFramed => outln!("frame_length: 0 (non-framed)"),
     }
-    println!("encryption_context:");
+    outln!("encryption_context:");
     for (k, v) in &h.encryption_context {
-        println!("  {k:?}: {v:?}");
+        outln!("  {k:?}: {v:?}");
     }
-    println!("encrypted_data_keys: {}", h.encrypted_data_keys.len());
+    outln!("encrypted_data_keys: {}", h.encrypted_data_keys.len());
     for (i, edk) in h.encrypted_data_keys.iter().enumerate() {
         let info = &edk.provider_info;
         // Raw AES provider info ends in tag length, IV length and IV: show only the key name.
@@ -43,7 +43,7 @@ pub(crate) fn run(input: &Path) -> anyhow::Result<ExitCode> {
         } else {
             &info[..]
         };
-        println!(
+        outln!(
             "  [{i}] provider: {:?} key: {:?} ({} bytes wrapped)",
             edk.provider_id,
             String::from_utf8_lossy(name),

@@ -5,6 +5,29 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for what a command prints: when the reader goes away (`sealbox bench | head -1`),
+/// the command ends quietly, as Unix tools do, instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Write to standard output; exit at once, successfully, if its reader has gone away.
+fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("sealbox: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 mod bench;
 mod crypt;
 mod inspect;

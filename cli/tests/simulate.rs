@@ -1,4 +1,4 @@
-//! `sealbox simulate`: the four worked examples give the results docs/simulate.md states (on
+//! `sealbox simulate`: the four worked examples give the results the README states (on
 //! shorter windows than the documented runs, so that the suite stays quick), the JSON output has
 //! every field, and a sweep gives one object per value.
 
@@ -93,6 +93,12 @@ fn high_volume_max_messages_275_stays_under_the_budget() {
     for over in [with(&r, "max_messages", 1.0, None), baseline(&r)] {
         assert_eq!(over["within_budget"], false, "{over}");
     }
+    // One message per data key does what no cache does, no worse: concurrent misses beyond a
+    // call's seats make calls of their own instead of queueing behind it.
+    let one = with(&r, "max_messages", 1.0, None);
+    assert_eq!(u(one, "failed"), 0, "{one}");
+    assert_eq!(u(one, "kms_calls"), 30_000, "{one}");
+    assert!(f(one, "latency_p99_ms") <= 10.0, "{one}");
     // Without a cache, a call per message: 1,000/s at $0.01, $25.92 million a month.
     let none = baseline(&r);
     assert_eq!(u(none, "kms_calls"), 30_000);
@@ -214,4 +220,21 @@ fn bad_options_are_usage_errors() {
             .unwrap();
         assert!(!out.status.success(), "{args:?} was accepted");
     }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    // `sealbox simulate ... | head -1`: the pipe closes before sealbox writes. It must stop
+    // without a panic (Rust ignores SIGPIPE, so an unchecked print would panic).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["simulate", "--scenario", "burst", "--duration", "1m", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -50,9 +50,15 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1000;
 ///   written, and it is counted in [`CachingStats::bypassed_unknown_length`]. A request larger
 ///   than `max_bytes` bypasses the cache too, rather than wasting a fresh entry. Usage equal to
 ///   a limit is allowed; over it is not. The length is never passed to the manager beneath.
-/// - **Single flight**: concurrent misses for one cache ID make exactly one call to the manager
-///   beneath; the other callers wait for it, then take their materials from the fresh entry.
-///   If the call fails, the error is not cached: the caller that made it gets it, and every
+/// - **Single flight, as far as the limits allow**: concurrent misses for one cache ID share one
+///   call to the manager beneath, as many as its materials may serve: each waiter takes a seat
+///   (one message and its bytes) on the call in flight, and gets a copy of the materials when
+///   it returns; the cache entry is stored already charged for every seat. A miss that finds
+///   the call's seats all taken (with `max_messages` 10, the eleventh concurrent miss) makes
+///   a call of its own, which the following misses join. So concurrent misses never make more
+///   calls than their messages need, and a cache with small limits is never slower than no
+///   cache: with `max_messages` 1 every miss calls at once, as it would without a cache. Decrypt
+///   misses have no message limit: they all share one call. If the call fails, the error is not cached: the caller that made it gets it, and every
 ///   caller waiting on it gets an error of the same kind and message (with sources flattened to
 ///   text). The next request after that makes a new call. If the calling request is cancelled,
 ///   one of the waiters takes over. A waiter waits as long as the call takes: put a timeout
@@ -96,9 +102,9 @@ struct Shared {
     partition: String,
     partition_hash: [u8; 64],
     limits: EntryLimits,
-    /// In-flight calls to the manager beneath, by cache ID. A std mutex: it is held only to
-    /// look up or insert, never across an await.
-    flights: Mutex<HashMap<CacheId, watch::Receiver<Option<Outcome>>>>,
+    /// The call in flight that misses may join, by cache ID. A std mutex: it is held only to
+    /// look up, join or insert, never across an await.
+    flights: Mutex<HashMap<CacheId, Joinable>>,
     counters: Counters,
 }
 
@@ -362,11 +368,20 @@ impl fmt::Debug for CachingCmm {
     }
 }
 
+/// Materials handed from a call to the requests that waited on it.
+#[derive(Clone)]
+enum Handed {
+    Encrypt(Arc<EncryptionMaterials>),
+    Decrypt(Arc<DecryptionMaterials>),
+}
+
 /// How an in-flight call ended, as its waiters see it.
 #[derive(Clone)]
 enum Outcome {
-    /// Fresh materials are in the cache: look again.
-    Stored,
+    /// The call's materials, one copy for each waiter (the cache entry is charged for them).
+    Ready(Handed),
+    /// The call was not made after all (its caller found fresh materials): look again.
+    LookAgain,
     /// The manager beneath chose a suite that must not be cached: call it yourself.
     NotCacheable,
     /// The call failed; each waiter gets a copy of this error.
@@ -383,10 +398,14 @@ trait Op: Send + Sync {
     type Owned: Op<Materials = Self::Materials> + 'static;
     fn to_owned_op(&self) -> Self::Owned;
     fn id(&self) -> &CacheId;
+    /// What this request uses of an entry, if entries of its kind have usage limits.
+    fn charge(&self) -> Option<Usage>;
     fn lookup(&self, s: &Shared, now: Instant) -> Option<CacheHit<Self::Materials>>;
-    /// Store fresh materials; `charged` says whether this request is their first use.
-    fn store(&self, s: &Shared, m: &Self::Materials, charged: bool, obtained_at: Instant);
+    /// Store fresh materials, already used as much as `usage` says.
+    fn store(&self, s: &Shared, m: &Self::Materials, usage: Usage, obtained_at: Instant);
     fn cacheable(m: &Self::Materials) -> bool;
+    fn hand(m: &Self::Materials) -> Handed;
+    fn take(handed: &Handed) -> Option<Self::Materials>;
     fn fetch<'a>(
         &'a self,
         inner: &'a dyn MaterialsManager,
@@ -412,21 +431,28 @@ impl Op for EncryptOp<'_> {
     fn id(&self) -> &CacheId {
         &self.id
     }
+    fn charge(&self) -> Option<Usage> {
+        Some(self.charge)
+    }
     fn lookup(&self, s: &Shared, now: Instant) -> Option<CacheHit<EncryptionMaterials>> {
         s.cache
             .get_encryption(&self.id, self.charge, &s.limits, now)
     }
-    fn store(&self, s: &Shared, m: &EncryptionMaterials, charged: bool, obtained_at: Instant) {
-        let usage = if charged {
-            self.charge
-        } else {
-            Usage::default()
-        };
+    fn store(&self, s: &Shared, m: &EncryptionMaterials, usage: Usage, obtained_at: Instant) {
         s.cache
             .put_encryption(self.id, m.clone(), usage, &s.limits, obtained_at);
     }
     fn cacheable(m: &EncryptionMaterials) -> bool {
         m.suite.is_cacheable()
+    }
+    fn hand(m: &EncryptionMaterials) -> Handed {
+        Handed::Encrypt(Arc::new(m.clone()))
+    }
+    fn take(handed: &Handed) -> Option<EncryptionMaterials> {
+        match handed {
+            Handed::Encrypt(m) => Some(m.as_ref().clone()),
+            Handed::Decrypt(_) => None,
+        }
     }
     fn fetch<'a>(
         &'a self,
@@ -458,15 +484,27 @@ impl Op for DecryptOp<'_> {
     fn id(&self) -> &CacheId {
         &self.id
     }
+    fn charge(&self) -> Option<Usage> {
+        None
+    }
     fn lookup(&self, s: &Shared, now: Instant) -> Option<CacheHit<DecryptionMaterials>> {
         s.cache.get_decryption(&self.id, &s.limits, now)
     }
-    fn store(&self, s: &Shared, m: &DecryptionMaterials, _charged: bool, obtained_at: Instant) {
+    fn store(&self, s: &Shared, m: &DecryptionMaterials, _usage: Usage, obtained_at: Instant) {
         s.cache
             .put_decryption(self.id, m.clone(), &s.limits, obtained_at);
     }
     fn cacheable(m: &DecryptionMaterials) -> bool {
         m.suite.is_cacheable()
+    }
+    fn hand(m: &DecryptionMaterials) -> Handed {
+        Handed::Decrypt(Arc::new(m.clone()))
+    }
+    fn take(handed: &Handed) -> Option<DecryptionMaterials> {
+        match handed {
+            Handed::Decrypt(m) => Some(m.as_ref().clone()),
+            Handed::Encrypt(_) => None,
+        }
     }
     fn fetch<'a>(
         &'a self,
@@ -476,33 +514,63 @@ impl Op for DecryptOp<'_> {
     }
 }
 
+/// A call in flight that misses may join: what its waiters have taken of the materials it will
+/// bring, and where its outcome comes.
+struct Joinable {
+    /// The leader's charge plus every waiter's. Shared with the [`Flight`], which reads the
+    /// total when it stores the materials.
+    seats: Arc<Mutex<Usage>>,
+    rx: watch::Receiver<Option<Outcome>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // What these mutexes guard is consistent between statements; a panic elsewhere cannot
+    // corrupt it.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The right to call the manager beneath for one cache ID. Dropping it unfinished (the calling
 /// request was cancelled) closes the channel, and the waiters go back to the cache, where one
 /// of them takes over.
 struct Flight {
     shared: Arc<Shared>,
     id: CacheId,
+    seats: Arc<Mutex<Usage>>,
     tx: Option<watch::Sender<Option<Outcome>>>,
 }
 
 impl Flight {
-    fn finish(mut self, outcome: Outcome) {
-        self.release(Some(outcome));
+    /// Take the call out of the joinable ones (unless a newer call for the same ID took its
+    /// place when it was full) and return the usage of its seats, final from now on.
+    fn close(&self) -> Usage {
+        let mut flights = self.shared.flights();
+        if flights
+            .get(&self.id)
+            .is_some_and(|j| Arc::ptr_eq(&j.seats, &self.seats))
+        {
+            flights.remove(&self.id);
+        }
+        *lock(&self.seats)
     }
 
-    fn release(&mut self, outcome: Option<Outcome>) {
+    fn finish(mut self, outcome: Outcome) {
+        self.close();
         if let Some(tx) = self.tx.take() {
-            self.shared.flights().remove(&self.id);
-            if let Some(outcome) = outcome {
-                tx.send_replace(Some(outcome));
-            }
+            tx.send_replace(Some(outcome));
         }
+    }
+
+    /// Whether any request waits on this call.
+    fn has_waiters(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.receiver_count() > 0)
     }
 }
 
 impl Drop for Flight {
     fn drop(&mut self) {
-        self.release(None);
+        if self.tx.is_some() {
+            self.close();
+        }
     }
 }
 
@@ -512,29 +580,67 @@ enum Role {
 }
 
 impl Shared {
-    fn flights(&self) -> MutexGuard<'_, HashMap<CacheId, watch::Receiver<Option<Outcome>>>> {
-        // The map is consistent between statements; a panic elsewhere cannot corrupt it.
-        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    fn flights(&self) -> MutexGuard<'_, HashMap<CacheId, Joinable>> {
+        lock(&self.flights)
     }
 
-    fn join_or_lead(self: &Arc<Self>, id: &CacheId) -> Role {
+    /// Join the call in flight for `id` if it has a seat for `charge` (any call will do for
+    /// requests without usage limits), or become the leader of a new one.
+    fn join_or_lead(self: &Arc<Self>, id: &CacheId, charge: Option<Usage>) -> Role {
         let mut flights = self.flights();
-        if let Some(rx) = flights.get(id) {
-            return Role::Wait(rx.clone());
+        if let Some(joinable) = flights.get(id) {
+            let mut seats = lock(&joinable.seats);
+            let taken = match charge {
+                None => Some(*seats),
+                Some(c) => seats
+                    .messages
+                    .checked_add(c.messages)
+                    .zip(seats.bytes.checked_add(c.bytes))
+                    .map(|(messages, bytes)| Usage { messages, bytes })
+                    .filter(|t| {
+                        t.messages <= self.limits.max_messages && t.bytes <= self.limits.max_bytes
+                    }),
+            };
+            if let Some(taken) = taken {
+                *seats = taken;
+                return Role::Wait(joinable.rx.clone());
+            }
         }
+        // No call in flight, or its seats are all taken: a new call, which the next misses join
+        // (the full one goes on for its own waiters).
+        Role::Lead(self.lead(&mut flights, id, charge.unwrap_or_default()))
+    }
+
+    /// Lead a call for `id` unless one is in flight already (for a refresh ahead of expiry,
+    /// which charges nothing itself).
+    fn try_lead(self: &Arc<Self>, id: &CacheId) -> Option<Flight> {
+        let mut flights = self.flights();
+        if flights.contains_key(id) {
+            return None;
+        }
+        Some(self.lead(&mut flights, id, Usage::default()))
+    }
+
+    fn lead(
+        self: &Arc<Self>,
+        flights: &mut HashMap<CacheId, Joinable>,
+        id: &CacheId,
+        charge: Usage,
+    ) -> Flight {
+        let seats = Arc::new(Mutex::new(charge));
         let (tx, rx) = watch::channel(None);
-        flights.insert(*id, rx);
-        Role::Lead(Flight {
+        flights.insert(
+            *id,
+            Joinable {
+                seats: Arc::clone(&seats),
+                rx,
+            },
+        );
+        Flight {
             shared: Arc::clone(self),
             id: *id,
+            seats,
             tx: Some(tx),
-        })
-    }
-
-    fn try_lead(self: &Arc<Self>, id: &CacheId) -> Option<Flight> {
-        match self.join_or_lead(id) {
-            Role::Lead(flight) => Some(flight),
-            Role::Wait(_) => None,
         }
     }
 
@@ -561,12 +667,12 @@ impl Shared {
             if let Some(hit) = op.lookup(self, Instant::now()) {
                 return Ok(self.hit(&op, hit).await);
             }
-            match self.join_or_lead(&id) {
+            match self.join_or_lead(&id, op.charge()) {
                 Role::Lead(flight) => {
                     // A call that ended between our lookup and taking the lead may have stored
                     // fresh materials: look once more before calling.
                     if let Some(hit) = op.lookup(self, Instant::now()) {
-                        flight.finish(Outcome::Stored);
+                        flight.finish(Outcome::LookAgain);
                         return Ok(self.hit(&op, hit).await);
                     }
                     bump(&self.counters.misses);
@@ -576,8 +682,7 @@ impl Shared {
                     let obtained_at = Instant::now();
                     return match self.call(&op).await {
                         Ok(m) if O::cacheable(&m) => {
-                            op.store(self, &m, true, obtained_at);
-                            flight.finish(Outcome::Stored);
+                            self.store_and_hand(&op, &m, flight, obtained_at);
                             Ok(m)
                         }
                         Ok(m) => {
@@ -602,8 +707,15 @@ impl Shared {
                         .ok()
                         .and_then(|r| (*r).clone());
                     match outcome {
-                        // Fresh materials, or an abandoned call: back to the cache.
-                        Some(Outcome::Stored) | None => continue,
+                        Some(Outcome::Ready(handed)) => {
+                            if let Some(m) = O::take(&handed) {
+                                bump(&self.counters.hits);
+                                return Ok(m);
+                            }
+                            continue;
+                        }
+                        // No call after all, or an abandoned one: back to the cache.
+                        Some(Outcome::LookAgain) | None => continue,
                         Some(Outcome::NotCacheable) => {
                             bump(&self.counters.misses);
                             return self.call(&op).await;
@@ -612,6 +724,24 @@ impl Shared {
                     }
                 }
             }
+        }
+    }
+
+    /// Store fresh materials charged for every seat taken on `flight`, and hand a copy to each
+    /// waiter.
+    fn store_and_hand<O: Op>(
+        &self,
+        op: &O,
+        m: &O::Materials,
+        flight: Flight,
+        obtained_at: Instant,
+    ) {
+        let usage = flight.close();
+        op.store(self, m, usage, obtained_at);
+        if flight.has_waiters() {
+            flight.finish(Outcome::Ready(O::hand(m)));
+        } else {
+            flight.finish(Outcome::LookAgain);
         }
     }
 
@@ -638,10 +768,7 @@ impl Shared {
         tracing::debug!(cache_id = %op.id(), "refreshing materials ahead of expiry");
         let obtained_at = Instant::now();
         match self.call(&op).await {
-            Ok(m) if O::cacheable(&m) => {
-                op.store(&self, &m, false, obtained_at);
-                flight.finish(Outcome::Stored);
-            }
+            Ok(m) if O::cacheable(&m) => self.store_and_hand(&op, &m, flight, obtained_at),
             Ok(_) => flight.finish(Outcome::NotCacheable),
             Err(e) => {
                 bump(&self.counters.refresh_failures);

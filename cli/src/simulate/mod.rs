@@ -267,7 +267,7 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     for config in configs {
         let outcome = engine::run(&plan, config)?;
         if args.json {
-            println!("{}", report::json(&plan, &outcome));
+            outln!("{}", report::json(&plan, &outcome));
         } else {
             report::print_row(&plan, &outcome);
         }

@@ -9,10 +9,10 @@ use super::{dollars, ms};
 
 pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
     match plan.scenario {
-        Some(name) => println!("scenario {name}: {}", about.unwrap_or_default()),
-        None => println!("custom simulation"),
+        Some(name) => outln!("scenario {name}: {}", about.unwrap_or_default()),
+        None => outln!("custom simulation"),
     }
-    println!(
+    outln!(
         "  traffic     {}, messages {}, {} encryption context{}; {} simulated ({} requests)",
         plan.arrivals,
         plan.sizes,
@@ -29,11 +29,11 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
         Latency::Fixed(d) => format!("{d:?}"),
         l => l.to_string(),
     };
-    println!(
+    outln!(
         "  master key  latency {latency}, {quota}, ${} per call",
         plan.service.cost_per_call
     );
-    println!(
+    outln!(
         "  caller      {} workers, {} retries with backoff from {:?}, timeout {}; suite {}",
         plan.caller.concurrency,
         plan.caller.retries,
@@ -42,14 +42,14 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
         plan.suite
     );
     if let Some(budget) = plan.budget {
-        println!("  budget      {} per month", dollars(budget));
+        outln!("  budget      {} per month", dollars(budget));
     }
-    println!(
+    outln!(
         "  {configs} configuration{}",
         if configs == 1 { "" } else { "s" }
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}{}",
         "cache",
         "requests",
@@ -83,7 +83,7 @@ pub(super) fn print_row(plan: &Plan, o: &Outcome) {
     let bursts = o
         .max_bursts_per_data_key
         .map_or(String::new(), |b| format!(" {b:>11}"));
-    println!(
+    outln!(
         "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>9} {:>6.1}{bursts}{over}",
         o.config.to_string(),
         o.requests,
@@ -102,7 +102,7 @@ pub(super) fn print_row(plan: &Plan, o: &Outcome) {
         o.max_data_key_age.as_secs_f64(),
     );
     if let Some(e) = &o.first_other_error {
-        println!(
+        outln!(
             "    (errors other than throttling: {}; first: {e})",
             o.other_errors
         );
@@ -110,8 +110,8 @@ pub(super) fn print_row(plan: &Plan, o: &Outcome) {
 }
 
 pub(super) fn print_footer(plan: &Plan) {
-    println!();
-    println!(
+    outln!();
+    outln!(
         "$/month: the cost of the {} window times 30 days / window. msg/s: successful requests \
          per second. p50/p99/max: latency of successful requests, from arrival (queueing included); CPU time is not simulated, so a cache hit takes 0 ms. waited: successful requests that took any time (they waited for a master-key call, a backoff or a worker). \
          msgs/key, bytes/key, age s: the largest any one data key reached, as measured. Messages \

@@ -59,7 +59,7 @@ pub(crate) async fn run(manifest: &Path) -> anyhow::Result<ExitCode> {
                 continue;
             }
             Err(e) => {
-                println!("FAIL {id}: {e:#}");
+                outln!("FAIL {id}: {e:#}");
                 failed += 1;
                 continue;
             }
@@ -77,12 +77,12 @@ pub(crate) async fn run(manifest: &Path) -> anyhow::Result<ExitCode> {
         match result {
             Ok(()) => passed += 1,
             Err(e) => {
-                println!("FAIL {id}: {e:#}");
+                outln!("FAIL {id}: {e:#}");
                 failed += 1;
             }
         }
     }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    outln!("{passed} passed, {failed} failed, {skipped} skipped");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

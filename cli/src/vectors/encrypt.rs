@@ -99,7 +99,7 @@ pub(crate) async fn run(manifest: &Path, outdir: &Path) -> anyhow::Result<ExitCo
             }
             Err(e) if e.is::<Skip>() => skipped += 1,
             Err(e) => {
-                println!("FAIL {id}: {e:#}");
+                outln!("FAIL {id}: {e:#}");
                 failed += 1;
             }
         }
@@ -130,7 +130,7 @@ pub(crate) async fn run(manifest: &Path, outdir: &Path) -> anyhow::Result<ExitCo
         serde_json::to_vec_pretty(&manifest)?,
     )
     .context("cannot write manifest.json")?;
-    println!("{written} passed, {failed} failed, {skipped} skipped");
+    outln!("{written} passed, {failed} failed, {skipped} skipped");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -227,7 +227,14 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     // `sealbox simulate ... | head -1`: the pipe closes before sealbox writes. It must stop
     // without a panic (Rust ignores SIGPIPE, so an unchecked print would panic).
     let mut child = Command::new(env!("CARGO_BIN_EXE_sealbox"))
-        .args(["simulate", "--scenario", "burst", "--duration", "1m", "--json"])
+        .args([
+            "simulate",
+            "--scenario",
+            "burst",
+            "--duration",
+            "1m",
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -71,3 +71,9 @@ pub use stream::{
     DecryptOptions, DecryptingReader, EncryptingWriter, PendingMessage, PlaintextLength,
 };
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
+
+/// The README's Rust examples, compiled (and run, where not `no_run`) as doctests, so that the
+/// README stays true to the API.
+#[cfg(all(doctest, feature = "kms", feature = "kinesis"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

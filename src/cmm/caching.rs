@@ -58,11 +58,12 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1000;
 ///   a call of its own, which the following misses join. So concurrent misses never make more
 ///   calls than their messages need, and a cache with small limits is never slower than no
 ///   cache: with `max_messages` 1 every miss calls at once, as it would without a cache. Decrypt
-///   misses have no message limit: they all share one call. If the call fails, the error is not cached: the caller that made it gets it, and every
-///   caller waiting on it gets an error of the same kind and message (with sources flattened to
-///   text). The next request after that makes a new call. If the calling request is cancelled,
-///   one of the waiters takes over. A waiter waits as long as the call takes: put a timeout
-///   around the operation if the manager beneath can hang.
+///   misses have no message limit: they all share one call. If the call fails, the error is not
+///   cached: the caller that made it gets it, and every caller waiting on it gets an error of
+///   the same kind and message (with sources flattened to text). The next request after that
+///   makes a new call. If the calling request is cancelled, one of the waiters takes over. A
+///   waiter waits as long as the call takes: put a timeout around the operation if the manager
+///   beneath can hang.
 /// - **Refresh ahead** (optional): within the grace period before `max_age`, the first request
 ///   that hits an entry starts fetching fresh materials in the background (a `tokio::spawn` on
 ///   the current runtime; without a runtime, that request fetches them before returning) while

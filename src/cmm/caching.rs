@@ -554,8 +554,13 @@ impl Flight {
         *lock(&self.seats)
     }
 
-    fn finish(mut self, outcome: Outcome) {
+    fn finish(self, outcome: Outcome) {
         self.close();
+        self.send(outcome);
+    }
+
+    /// Tell the waiters how the call ended (after [`close`](Self::close)).
+    fn send(mut self, outcome: Outcome) {
         if let Some(tx) = self.tx.take() {
             tx.send_replace(Some(outcome));
         }
@@ -740,9 +745,9 @@ impl Shared {
         let usage = flight.close();
         op.store(self, m, usage, obtained_at);
         if flight.has_waiters() {
-            flight.finish(Outcome::Ready(O::hand(m)));
+            flight.send(Outcome::Ready(O::hand(m)));
         } else {
-            flight.finish(Outcome::LookAgain);
+            flight.send(Outcome::LookAgain);
         }
     }
 

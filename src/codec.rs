@@ -189,9 +189,14 @@ impl Encryptor {
             FrameKind::Regular
         };
         let aad = FrameAad::new(self.message_id.as_bytes(), kind, seq, len as u64);
+        // Copied, then sealed in place: the AEAD's stores land on the lines the copy just brought
+        // into L1. With aws-lc that measured faster than sealing out of place into a zeroed tail
+        // (the README's performance section has the figures).
+        let body = out.len();
+        out.extend_from_slice(plaintext);
         let tag = self
             .key
-            .seal_append(&frame_iv(seq), aad.as_bytes(), plaintext, out);
+            .seal(&frame_iv(seq), aad.as_bytes(), &mut out[body..]);
         out.extend_from_slice(&tag);
         if let Some(s) = &mut self.signer {
             s.update(&out[start..]);

@@ -65,32 +65,6 @@ impl AeadKey {
         }
     }
 
-    /// Encrypt `plaintext` onto the end of `out` and return the tag, out of place: aws-lc reads
-    /// the plaintext where it is, so it is not copied first.
-    pub(crate) fn seal_append(
-        &self,
-        iv: &[u8; 12],
-        aad: &[u8],
-        plaintext: &[u8],
-        out: &mut Vec<u8>,
-    ) -> [u8; 16] {
-        let start = out.len();
-        out.resize(start + plaintext.len(), 0);
-        let nonce = Nonce::assume_unique_for_key(*iv);
-        let mut tag = [0u8; 16];
-        // Sealing fails only for lengths that cannot occur here (the buffers match, frames are
-        // far below 2^36 bytes).
-        let _ = self.0.seal_out_of_place_scatter(
-            nonce,
-            Aad::from(aad),
-            plaintext,
-            &mut out[start..],
-            &[],
-            &mut tag,
-        );
-        tag
-    }
-
     /// Decrypt `ciphertext` onto the end of `out` after checking `tag`, out of place. On failure
     /// `out` is left as it was.
     pub(crate) fn open_append(

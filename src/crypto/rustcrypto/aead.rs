@@ -79,20 +79,6 @@ impl AeadKey {
         .map_err(|_| AuthFailed)
     }
 
-    /// Encrypt `plaintext` onto the end of `out` and return the tag: copied, then encrypted in
-    /// place (the crate has no out-of-place API).
-    pub(crate) fn seal_append(
-        &self,
-        iv: &[u8; 12],
-        aad: &[u8],
-        plaintext: &[u8],
-        out: &mut Vec<u8>,
-    ) -> [u8; 16] {
-        let start = out.len();
-        out.extend_from_slice(plaintext);
-        self.seal(iv, aad, &mut out[start..])
-    }
-
     /// Decrypt `ciphertext` onto the end of `out` after checking `tag`. On failure `out` is left
     /// as it was.
     pub(crate) fn open_append(

@@ -366,3 +366,78 @@ fn debug_prints_no_secret() {
     let k = aes("k", 0xAB);
     assert!(!format!("{k:?}").contains("171"));
 }
+
+/// A keyring whose wrapping takes 100 ms, counting how many of its kind wrap at once.
+#[derive(Debug)]
+struct SlowKeyring {
+    inner: RawAesKeyring,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Keyring for SlowKeyring {
+    async fn wrap_data_key(
+        &self,
+        suite: AlgorithmSuite,
+        encryption_context: &EncryptionContext,
+        data_key: &sealbox::DataKey,
+    ) -> Result<Vec<sealbox::EncryptedDataKey>, sealbox::KeyringError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        self.inner
+            .wrap_data_key(suite, encryption_context, data_key)
+            .await
+    }
+
+    async fn unwrap_data_key(
+        &self,
+        suite: AlgorithmSuite,
+        encryption_context: &EncryptionContext,
+        edks: &[sealbox::EncryptedDataKey],
+    ) -> Result<sealbox::DataKey, sealbox::UnwrapError> {
+        self.inner
+            .unwrap_data_key(suite, encryption_context, edks)
+            .await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_multi_keyring_wraps_with_its_children_at_once() {
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let slow = |name: &str, byte: u8| -> Arc<dyn Keyring> {
+        Arc::new(SlowKeyring {
+            inner: aes(name, byte),
+            in_flight: in_flight.clone(),
+            most: most.clone(),
+        })
+    };
+    let children = vec![slow("b", 2), slow("c", 3), slow("d", 4)];
+    let cmm = DefaultCmm::new(MultiKeyring::new(Some(slow("a", 1)), children).unwrap());
+    let started = tokio::time::Instant::now();
+    let msg = Client::new()
+        .encrypt(&cmm, b"secret", &EncryptionContext::new())
+        .await
+        .unwrap();
+    // The generator's wrap, then the three children's together: 200 ms, not 400.
+    assert_eq!(started.elapsed(), std::time::Duration::from_millis(200));
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // The EDKs are listed in the keyrings' order, and each keyring alone decrypts.
+    let decrypted = Client::new().decrypt(&cmm, &msg).await.unwrap();
+    let names: Vec<u8> = decrypted
+        .header
+        .encrypted_data_keys
+        .iter()
+        .map(|edk| edk.provider_info[0])
+        .collect();
+    assert_eq!(names, b"abcd");
+    for (name, byte) in [("a", 1), ("b", 2), ("c", 3), ("d", 4)] {
+        let alone = DefaultCmm::new(aes(name, byte));
+        let plain = Client::new().decrypt(&alone, &msg).await.unwrap().plaintext;
+        assert_eq!(plain, b"secret");
+    }
+}

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 
 use super::Keyring;
 use crate::error::{Error, KeyringError, UnwrapError};
@@ -11,8 +12,10 @@ use crate::materials::DataKey;
 use crate::suite::AlgorithmSuite;
 
 /// Combines keyrings. On encrypt the generator makes the data key and every keyring wraps it, so
-/// that any one of them can decrypt. On decrypt each is tried in turn (generator first) until one
-/// unwraps a data key.
+/// that any one of them can decrypt; the wrapping calls run concurrently (KMS keys in three Regions
+/// cost one round trip, not three), and the message lists the EDKs in the keyrings' order. On
+/// decrypt each is tried in turn (generator first) until one unwraps a data key: one service call
+/// where the first keyring can decrypt, not one per keyring.
 #[derive(Debug)]
 pub struct MultiKeyring {
     generator: Option<Arc<dyn Keyring>>,
@@ -55,8 +58,14 @@ impl Keyring for MultiKeyring {
         let (key, mut edks) = generator
             .generate_data_key(suite, encryption_context)
             .await?;
-        for child in &self.children {
-            edks.extend(child.wrap_data_key(suite, encryption_context, &key).await?);
+        let wrapped = join_all(
+            self.children
+                .iter()
+                .map(|child| child.wrap_data_key(suite, encryption_context, &key)),
+        )
+        .await;
+        for child_edks in wrapped {
+            edks.extend(child_edks?);
         }
         Ok((key, edks))
     }
@@ -67,9 +76,14 @@ impl Keyring for MultiKeyring {
         encryption_context: &EncryptionContext,
         data_key: &DataKey,
     ) -> Result<Vec<EncryptedDataKey>, KeyringError> {
+        let wrapped = join_all(
+            self.all()
+                .map(|k| k.wrap_data_key(suite, encryption_context, data_key)),
+        )
+        .await;
         let mut edks = Vec::new();
-        for k in self.all() {
-            edks.extend(k.wrap_data_key(suite, encryption_context, data_key).await?);
+        for child_edks in wrapped {
+            edks.extend(child_edks?);
         }
         Ok(edks)
     }

@@ -44,6 +44,23 @@ impl MultiKeyring {
     }
 }
 
+/// Wrap `data_key` with every one of `keyrings` concurrently; their EDKs in the keyrings' order, or
+/// the first keyring's error (in that order).
+async fn wrap_all(
+    keyrings: impl Iterator<Item = &Arc<dyn Keyring>>,
+    suite: AlgorithmSuite,
+    encryption_context: &EncryptionContext,
+    data_key: &DataKey,
+) -> Result<Vec<EncryptedDataKey>, KeyringError> {
+    let wrapped =
+        join_all(keyrings.map(|k| k.wrap_data_key(suite, encryption_context, data_key))).await;
+    let mut edks = Vec::new();
+    for keyring_edks in wrapped {
+        edks.extend(keyring_edks?);
+    }
+    Ok(edks)
+}
+
 #[async_trait]
 impl Keyring for MultiKeyring {
     async fn generate_data_key(
@@ -58,15 +75,7 @@ impl Keyring for MultiKeyring {
         let (key, mut edks) = generator
             .generate_data_key(suite, encryption_context)
             .await?;
-        let wrapped = join_all(
-            self.children
-                .iter()
-                .map(|child| child.wrap_data_key(suite, encryption_context, &key)),
-        )
-        .await;
-        for child_edks in wrapped {
-            edks.extend(child_edks?);
-        }
+        edks.extend(wrap_all(self.children.iter(), suite, encryption_context, &key).await?);
         Ok((key, edks))
     }
 
@@ -76,16 +85,7 @@ impl Keyring for MultiKeyring {
         encryption_context: &EncryptionContext,
         data_key: &DataKey,
     ) -> Result<Vec<EncryptedDataKey>, KeyringError> {
-        let wrapped = join_all(
-            self.all()
-                .map(|k| k.wrap_data_key(suite, encryption_context, data_key)),
-        )
-        .await;
-        let mut edks = Vec::new();
-        for child_edks in wrapped {
-            edks.extend(child_edks?);
-        }
-        Ok(edks)
+        wrap_all(self.all(), suite, encryption_context, data_key).await
     }
 
     async fn unwrap_data_key(

@@ -14,9 +14,9 @@ use crate::suite::AlgorithmSuite;
 /// Combines keyrings. On encrypt the generator makes the data key and every keyring wraps it, so
 /// that any one of them can decrypt; the children's wrapping calls run concurrently (children with
 /// KMS keys in three Regions cost one round trip after the generator's, not three), and the message
-/// lists the EDKs in the keyrings' order. On
-/// decrypt each is tried in turn (generator first) until one unwraps a data key: one service call
-/// where the first keyring can decrypt, not one per keyring.
+/// lists the EDKs in the keyrings' order. On decrypt each is tried in turn (generator first) until
+/// one unwraps a data key: one service call where the first keyring can decrypt, not one per
+/// keyring.
 #[derive(Debug)]
 pub struct MultiKeyring {
     generator: Option<Arc<dyn Keyring>>,

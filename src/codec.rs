@@ -127,10 +127,11 @@ impl Encryptor {
             frame_length,
             commitment.as_ref(),
         )?;
-        let tag = {
+        let mut tag = [0; 16];
+        {
             let aad = header_aad(&out[start..], context, required, is_stored)?;
-            key.seal(&[0; 12], &aad, &mut [])
-        };
+            key.seal(&[0; 12], &aad, &mut [], &mut tag);
+        }
         if suite.message_format_version() == 1 {
             out.extend_from_slice(&[0; 12]);
         }
@@ -194,9 +195,9 @@ impl Encryptor {
         // (the README's performance section has the figures).
         let body = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self
-            .key
-            .seal(&frame_iv(seq), aad.as_bytes(), &mut out[body..]);
+        let mut tag = [0; 16];
+        self.key
+            .seal(&frame_iv(seq), aad.as_bytes(), &mut out[body..], &mut tag);
         out.extend_from_slice(&tag);
         if let Some(s) = &mut self.signer {
             s.update(&out[start..]);
@@ -234,7 +235,10 @@ impl Encryptor {
         }
         let aad = FrameAad::new(self.message_id.as_bytes(), kind, sequence, len as u64);
         let (ct, tag) = frame[prefix_len..].split_at_mut(len);
-        tag.copy_from_slice(&self.key.seal(&frame_iv(sequence), aad.as_bytes(), ct));
+        // The tag is sealed straight into the frame (`len` leaves exactly 16 bytes after it).
+        let tag = <&mut [u8; 16]>::try_from(tag)
+            .map_err(|_| Error::Config("frame of the wrong length".into()))?;
+        self.key.seal(&frame_iv(sequence), aad.as_bytes(), ct, tag);
         Ok(())
     }
 

@@ -100,7 +100,8 @@ impl Keyring for RawAesKeyring {
         random_bytes(&mut iv);
         let mut ciphertext = Vec::with_capacity(data_key.len() + 16);
         ciphertext.extend_from_slice(data_key.as_bytes());
-        let tag = self.key.seal(&iv, &aad, &mut ciphertext);
+        let mut tag = [0; 16];
+        self.key.seal(&iv, &aad, &mut ciphertext, &mut tag);
         ciphertext.extend_from_slice(&tag);
         let mut provider_info = Vec::with_capacity(self.name.len() + 20);
         provider_info.extend_from_slice(self.name.as_bytes());

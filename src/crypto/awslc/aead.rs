@@ -29,18 +29,14 @@ impl AeadKey {
         Ok(AeadKey(LessSafeKey::new(key)))
     }
 
-    /// Encrypt `buf` in place and return the tag.
-    pub(crate) fn seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+    /// Encrypt `buf` in place and write its tag to `tag`.
+    pub(crate) fn seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &mut [u8; 16]) {
         let nonce = Nonce::assume_unique_for_key(*iv);
-        let mut out = [0u8; 16];
-        // Sealing fails only for inputs over 2^36 bytes, which frames can never reach.
-        if let Ok(tag) = self
+        // The tag is written where the caller wants it (the frame's end): no copies through the
+        // stack. Sealing fails only for inputs over 2^36 bytes, which frames can never reach.
+        let _ = self
             .0
-            .seal_in_place_separate_tag(nonce, Aad::from(aad), buf)
-        {
-            out.copy_from_slice(tag.as_ref());
-        }
-        out
+            .seal_in_place_scatter(nonce, Aad::from(aad), buf, &[], tag);
     }
 
     /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.

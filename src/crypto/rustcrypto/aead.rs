@@ -49,16 +49,18 @@ impl AeadKey {
         })
     }
 
-    /// Encrypt `buf` in place and return the tag.
-    pub(crate) fn seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+    /// Encrypt `buf` in place and write its tag to `tag`.
+    pub(crate) fn seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &mut [u8; 16]) {
         let nonce = GenericArray::from_slice(iv);
         // Encryption fails only for inputs over 2^36 bytes, which frames can never reach.
-        let tag = match self {
+        let sealed = match self {
             AeadKey::Aes128(k) => k.encrypt_in_place_detached(nonce, aad, buf),
             AeadKey::Aes192(k) => k.encrypt_in_place_detached(nonce, aad, buf),
             AeadKey::Aes256(k) => k.encrypt_in_place_detached(nonce, aad, buf),
         };
-        tag.map(Into::into).unwrap_or([0; 16])
+        if let Ok(t) = sealed {
+            tag.copy_from_slice(&t);
+        }
     }
 
     /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.

@@ -183,8 +183,8 @@ pub(crate) fn frame_iv(sequence: u32) -> [u8; 12] {
     iv
 }
 
-/// The additional authenticated data of a body frame, on the stack: message ID (at most 32
-/// bytes), content string (at most 35), sequence number and length.
+/// The additional authenticated data of a body frame: message ID (at most 32 bytes), content
+/// string (at most 35), sequence number and length.
 pub(crate) struct FrameAad {
     buf: [u8; 32 + 35 + 4 + 8],
     len: usize,
@@ -211,6 +211,50 @@ impl FrameAad {
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+}
+
+/// The AADs of one message's frames, for its encryptor or decryptor. The message ID and the
+/// regular frames' content string are written once; a regular frame writes only its sequence
+/// number and length over them. (Built whole for every frame, the AAD was most of the per-frame
+/// work outside the AEAD: copies of a few bytes at a time, read back at once by the AEAD.)
+pub(crate) struct FrameAads {
+    message_id: [u8; 32],
+    message_id_len: usize,
+    regular: Option<FrameAad>,
+    once: Option<FrameAad>,
+}
+
+impl FrameAads {
+    pub(crate) fn new(message_id: &[u8]) -> Self {
+        let message_id_len = message_id.len().min(32);
+        let mut id = [0; 32];
+        id[..message_id_len].copy_from_slice(&message_id[..message_id_len]);
+        FrameAads {
+            message_id: id,
+            message_id_len,
+            regular: None,
+            once: None,
+        }
+    }
+
+    /// The AAD of frame `sequence` of kind `kind` holding `len` bytes.
+    pub(crate) fn get(&mut self, kind: FrameKind, sequence: u32, len: u64) -> &[u8] {
+        let message_id = &self.message_id[..self.message_id_len];
+        if kind != FrameKind::Regular {
+            // The final frame, or a non-framed body: once per message.
+            return self
+                .once
+                .insert(FrameAad::new(message_id, kind, sequence, len))
+                .as_bytes();
+        }
+        let aad = self
+            .regular
+            .get_or_insert_with(|| FrameAad::new(message_id, kind, sequence, len));
+        let at = aad.len - 12;
+        aad.buf[at..at + 4].copy_from_slice(&sequence.to_be_bytes());
+        aad.buf[at + 4..at + 12].copy_from_slice(&len.to_be_bytes());
+        aad.as_bytes()
     }
 }
 

@@ -6,7 +6,7 @@ mod body;
 mod context;
 mod header;
 
-pub(crate) use body::{final_frame_prefix, frame_iv, regular_frame_prefix, FrameAad};
+pub(crate) use body::{final_frame_prefix, frame_iv, regular_frame_prefix, FrameAads};
 pub use body::{BodyParser, Frame, FrameKind};
 pub(crate) use context::write_encryption_context;
 pub use context::{parse_encryption_context, serialize_encryption_context, EncryptionContext};

@@ -12,28 +12,6 @@ use crate::format::{
 };
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 
-/// A message ID (16 bytes in v1, 32 in v2), kept on the stack.
-#[derive(Clone, Copy)]
-struct MessageId {
-    bytes: [u8; 32],
-    len: usize,
-}
-
-impl MessageId {
-    fn random(len: usize) -> Self {
-        let mut id = MessageId {
-            bytes: [0; 32],
-            len: len.min(32),
-        };
-        random_message_id(&mut id.bytes[..id.len]);
-        id
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
 /// The data the header tag authenticates: the header body, then the required context entries
 /// that the header does not store. Usually there are none, and the header body is used as it is.
 fn header_aad<'a>(
@@ -102,9 +80,12 @@ impl Encryptor {
         out: &mut Vec<u8>,
     ) -> Result<Self, Error> {
         let suite = materials.suite;
-        let message_id = MessageId::random(suite.message_id_len());
-        let (key, commitment) =
-            derive_keys(suite, materials.data_key.as_bytes(), message_id.as_bytes())?;
+        // The message ID (16 bytes in v1, 32 in v2), on the stack; the frames' AADs keep a copy.
+        let mut id = [0u8; 32];
+        let message_id = &mut id[..suite.message_id_len().min(32)];
+        random_message_id(message_id);
+        let message_id = &*message_id;
+        let (key, commitment) = derive_keys(suite, materials.data_key.as_bytes(), message_id)?;
         let context = &materials.encryption_context;
         let required = &materials.required_encryption_context_keys;
         let is_stored = |k: &String| !required.contains(k);
@@ -112,7 +93,7 @@ impl Encryptor {
         write_header_body(
             out,
             suite,
-            message_id.as_bytes(),
+            message_id,
             |out| write_encryption_context(out, context.iter().filter(|(k, _)| is_stored(k))),
             &materials.encrypted_data_keys,
             frame_length,
@@ -142,7 +123,7 @@ impl Encryptor {
         }
         Ok(Encryptor {
             key,
-            aads: FrameAads::new(message_id.as_bytes()),
+            aads: FrameAads::new(message_id),
             frame_length,
             sequence: 1,
             signer,

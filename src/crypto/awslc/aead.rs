@@ -34,9 +34,16 @@ impl AeadKey {
         let nonce = Nonce::assume_unique_for_key(*iv);
         // The tag is written where the caller wants it (the frame's end): no copies through the
         // stack. Sealing fails only for inputs over 2^36 bytes, which frames can never reach.
-        let _ = self
+        if self
             .0
-            .seal_in_place_scatter(nonce, Aad::from(aad), buf, &[], tag);
+            .seal_in_place_scatter(nonce, Aad::from(aad), buf, &[], tag)
+            .is_err()
+        {
+            // Unreachable for frames; should it happen, fail closed: no plaintext left behind
+            // where a caller expects ciphertext.
+            buf.fill(0);
+            tag.fill(0);
+        }
     }
 
     /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.

@@ -58,8 +58,14 @@ impl AeadKey {
             AeadKey::Aes192(k) => k.encrypt_in_place_detached(nonce, aad, buf),
             AeadKey::Aes256(k) => k.encrypt_in_place_detached(nonce, aad, buf),
         };
-        if let Ok(t) = sealed {
-            tag.copy_from_slice(&t);
+        match sealed {
+            Ok(t) => tag.copy_from_slice(&t),
+            // Unreachable for frames; should it happen, fail closed: no plaintext left behind
+            // where a caller expects ciphertext.
+            Err(_) => {
+                buf.fill(0);
+                tag.fill(0);
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 //! and its baseline are timed in alternating runs after a warm-up, so that both see the same
 //! conditions, and the best run of each is reported: noise only ever slows a run down.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -244,50 +245,60 @@ fn figures(
     // Bulk: one message of `bulk_len` bytes in 4 KiB frames, against AES-GCM over the same
     // number of bytes in 4 KiB chunks, in place. sealbox encrypts and decrypts in place too
     // (`encrypt_in_place`, `decrypt_in_place`), so both sides move the same bytes through
-    // memory. Buffers are reused (a fresh 64 MiB allocation would add the kernel's page faults
-    // to every run), and before every timed run the caches are flushed by reading a buffer twice
-    // their size, so that no run starts with its data in cache after an untimed preparation.
+    // memory, and they use the same buffer: two buffers differ in where their pages sit in
+    // physical memory, and with two the ratio spread about twice as wide from run to run. The
+    // buffer is reused (a fresh 64 MiB allocation would add the kernel's page faults to every
+    // run), and before every timed run the caches are flushed by reading a buffer twice its size,
+    // so that no run starts with its data in cache after an untimed preparation.
     let len = timing.bulk_len as u64;
     let bulk = want("bulk_encrypt") || want("bulk_decrypt");
     let size = if bulk { timing.bulk_len } else { 0 };
     let mut plaintext = vec![0u8; size];
     rng.fill_bytes(&mut plaintext);
     let flush = vec![1u8; 2 * size];
-    let mut buf = plaintext.clone();
     let mut tags = Vec::new();
     let mut message = Vec::new();
     if bulk {
         // Decrypting needs a message even when only bulk_decrypt is asked for.
         rt.block_on(committing.encrypt_into(&cmm, &plaintext, &context, &mut message))?;
     }
-    let mut work = Vec::with_capacity(message.len() + 4096);
+    let work = RefCell::new(Vec::with_capacity(message.len() + 4096));
     let mut out = Vec::with_capacity(if copying { message.len() + 4096 } else { 0 });
     if want("bulk_encrypt") {
         let rates = best_rates(
             timing,
             &mut [
                 &mut || {
+                    let mut work = work.borrow_mut();
+                    work.clear();
+                    work.extend_from_slice(&plaintext);
                     flush_caches(&flush);
-                    let ((), spent) = time(|| baselines.aes_gcm_seal(&mut buf, FRAME, &mut tags));
+                    let ((), spent) = time(|| baselines.aes_gcm_seal(&mut work, FRAME, &mut tags));
                     Ok((len, spent))
                 },
                 &mut || {
+                    let mut work = work.borrow_mut();
+                    let work = &mut *work;
                     work.clear();
                     work.extend_from_slice(&plaintext);
                     flush_caches(&flush);
                     let ((), spent) = if copying {
                         out.clear();
-                        let r = timed(rt, committing.encrypt_into(&cmm, &work, &context, &mut out));
-                        std::mem::swap(&mut work, &mut out);
+                        let r = timed(rt, committing.encrypt_into(&cmm, work, &context, &mut out));
+                        std::mem::swap(work, &mut out);
                         r?
                     } else {
-                        timed(rt, committing.encrypt_in_place(&cmm, &context, &mut work))?
+                        timed(rt, committing.encrypt_in_place(&cmm, &context, work))?
                     };
                     Ok((len, spent))
                 },
             ],
         )?;
-        if rt.block_on(committing.decrypt(&cmm, &work))?.plaintext != plaintext {
+        if rt
+            .block_on(committing.decrypt(&cmm, &work.borrow()))?
+            .plaintext
+            != plaintext
+        {
             bail!("bulk encrypt wrote a message that does not decrypt to its plaintext");
         }
         emit(
@@ -303,31 +314,36 @@ fn figures(
             timing,
             &mut [
                 &mut || {
-                    baselines.aes_gcm_seal(&mut buf, FRAME, &mut tags);
+                    let mut work = work.borrow_mut();
+                    work.clear();
+                    work.extend_from_slice(&plaintext);
+                    baselines.aes_gcm_seal(&mut work, FRAME, &mut tags);
                     flush_caches(&flush);
-                    let (ok, spent) = time(|| baselines.aes_gcm_open(&mut buf, FRAME, &tags));
+                    let (ok, spent) = time(|| baselines.aes_gcm_open(&mut work, FRAME, &tags));
                     if !ok {
                         bail!("the baseline AES-GCM open failed");
                     }
                     Ok((len, spent))
                 },
                 &mut || {
+                    let mut work = work.borrow_mut();
+                    let work = &mut *work;
                     work.clear();
                     work.extend_from_slice(&message);
                     flush_caches(&flush);
                     let spent = if copying {
                         out.clear();
-                        let r = timed(rt, committing.decrypt_into(&cmm, &work, &mut out));
-                        std::mem::swap(&mut work, &mut out);
+                        let r = timed(rt, committing.decrypt_into(&cmm, work, &mut out));
+                        std::mem::swap(work, &mut out);
                         r?.1
                     } else {
-                        timed(rt, committing.decrypt_in_place(&cmm, &mut work))?.1
+                        timed(rt, committing.decrypt_in_place(&cmm, work))?.1
                     };
                     Ok((len, spent))
                 },
             ],
         )?;
-        if work != plaintext {
+        if *work.borrow() != plaintext {
             bail!("bulk decrypt returned the wrong plaintext");
         }
         emit(
@@ -338,7 +354,7 @@ fn figures(
             Some(mb(rates[0])),
         );
     }
-    drop((buf, plaintext, message, work, out, flush));
+    drop((plaintext, message, work, out, flush));
 
     // Small messages with a warm cache: every message after the first reuses the data key (and,
     // signed, the signing key; decrypting, the verification key).

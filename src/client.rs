@@ -361,15 +361,17 @@ impl Client {
         buffer.reserve(h + enc.body_len(len) - len);
         // Front to back. Each frame lands further right than its plaintext was (by the header
         // and the overhead of the frames before it), so before a frame is written, the plaintext
-        // it would overwrite moves into `carry`, and the frame's plaintext comes from there. The
-        // carry holds about a frame plus the overhead so far (half a MiB for 64 MiB in 4 KiB
-        // frames) and stays in cache: the buffer itself is read from memory and written back
-        // once, front to back, as the AEAD alone would. (Back to front, each frame could move
-        // once, straight to its place, with no carry; measured, that is slower: the frames then
-        // land on lines read long before, where front to back they land on lines just read.)
-        // In flight while frame `i` is written: from its plaintext's start to the end of the
-        // frame, at most h + fl + 32 (i + 1) bytes; the last frame's plaintext ends the buffer.
-        let mut carry = Carry::new(h + fl + 32 * regular);
+        // it would overwrite moves into `carry`, and the frame is sealed from there onto its
+        // place (`seal_from`: out of place with aws-lc, copied and sealed in place with
+        // RustCrypto). The carry holds about a frame plus the overhead so far (half a MiB for 64
+        // MiB in 4 KiB frames) and stays in cache: the buffer itself is read from memory and
+        // written back once, front to back, as the AEAD alone would. (Back to front, each frame
+        // could move once, straight to its place, with no carry; measured, that is slower: the
+        // frames then land on lines read long before, where front to back they land on lines
+        // just read.) In flight while frame `i` is written: from its plaintext's start to the
+        // end of the frame, at most h + fl + 32 (i + 1) bytes; the last frame's plaintext ends
+        // the buffer.
+        let mut carry = Carry::new(h + fl + 32 * regular, fl);
         let mut saved = 0;
         let mut save = |buffer: &[u8], carry: &mut Carry, upto: usize| {
             let upto = upto.min(len);
@@ -395,8 +397,8 @@ impl Client {
             if buffer.len() < end {
                 buffer.resize(end, 0);
             }
-            carry.take(i * fl, &mut buffer[at + prefix..at + prefix + n]);
-            if let Err(e) = enc.frame_in_place(i as u32 + 1, last, &mut buffer[at..end]) {
+            let plaintext = carry.frame(i * fl, n);
+            if let Err(e) = enc.frame_from(i as u32 + 1, last, plaintext, &mut buffer[at..end]) {
                 buffer.zeroize();
                 buffer.clear();
                 return Err(e);
@@ -618,20 +620,22 @@ impl Client {
 
 /// A ring of plaintext bytes indexed by their position in the plaintext, for
 /// [`Client::encrypt_in_place`]: it holds the bytes from the frame being encrypted up to the
-/// furthest byte written so far. A ring, so that no byte is copied more than in and out. Wiped
-/// when dropped.
+/// furthest byte written so far. A ring, so that each byte is copied into it once and sealed
+/// from where it lies. Wiped when dropped.
 struct Carry {
     ring: Vec<u8>,
     capacity: usize,
 }
 
 impl Carry {
-    /// A ring for at most `capacity` bytes in flight. It fills as it is first written, so
-    /// nothing is zeroed up front.
-    fn new(capacity: usize) -> Self {
-        // The ring never grows beyond `capacity`, so it is never reallocated (which would leave
-        // a copy of the plaintext in freed memory).
-        let capacity = capacity.max(1);
+    /// A ring for at most `capacity` bytes in flight, of frames of `frame_length` bytes. It
+    /// fills as it is first written, so nothing is zeroed up front.
+    fn new(capacity: usize, frame_length: usize) -> Self {
+        // A whole number of frames, so that no frame's plaintext wraps around the end: each is
+        // one slice, which the AEAD reads where it lies. The ring never grows beyond that, so it
+        // is never reallocated (which would leave a copy of the plaintext in freed memory).
+        let frame_length = frame_length.max(1);
+        let capacity = capacity.max(1).div_ceil(frame_length) * frame_length;
         Carry {
             ring: Vec::with_capacity(capacity),
             capacity,
@@ -655,13 +659,11 @@ impl Carry {
         self.ring.extend_from_slice(&bytes[over..]);
     }
 
-    /// Fill `out` with the plaintext from position `pos` on (stored earlier).
-    fn take(&self, pos: usize, out: &mut [u8]) {
+    /// The `len` bytes of plaintext from position `pos` on (stored earlier), where `pos` starts
+    /// a frame.
+    fn frame(&self, pos: usize, len: usize) -> &[u8] {
         let at = pos % self.capacity;
-        let first = out.len().min(self.capacity - at);
-        out[..first].copy_from_slice(&self.ring[at..at + first]);
-        let rest = out.len() - first;
-        out[first..].copy_from_slice(&self.ring[..rest]);
+        &self.ring[at..at + len]
     }
 }
 

@@ -180,26 +180,29 @@ impl Encryptor {
         Ok(())
     }
 
-    /// Encrypt a frame in place, in any order: `frame` is the frame's wire bytes with its
-    /// plaintext already where the ciphertext goes (after the prefix, before the tag). The frame
-    /// is not hashed for the signature: the caller hands the finished frames to
+    /// Encrypt `plaintext` into `frame`, the frame's wire bytes (prefix, ciphertext, tag), in any
+    /// order: `frame` is `plaintext`'s length plus the prefix and the tag. The frame is not
+    /// hashed for the signature: the caller hands the finished frames to
     /// [`hash_frames`](Self::hash_frames), in order.
-    pub(crate) fn frame_in_place(
+    pub(crate) fn frame_from(
         &mut self,
         sequence: u32,
         last: bool,
+        plaintext: &[u8],
         frame: &mut [u8],
     ) -> Result<(), Error> {
+        let len = plaintext.len();
         let (kind, prefix_len) = if last {
             (FrameKind::Final, 24)
         } else {
             (FrameKind::Regular, 16)
         };
-        let len = frame
-            .len()
-            .checked_sub(prefix_len + 16)
-            .filter(|&n| n <= self.frame_length() && (last || n == self.frame_length()))
-            .ok_or_else(|| Error::Config("frame of the wrong length".into()))?;
+        if len > self.frame_length()
+            || (!last && len != self.frame_length())
+            || frame.len() != prefix_len + len + 16
+        {
+            return Err(Error::Config("frame of the wrong length".into()));
+        }
         if last {
             frame[..24].copy_from_slice(&final_frame_prefix(sequence, len as u32));
         } else {
@@ -207,14 +210,15 @@ impl Encryptor {
         }
         let aad = self.aads.get(kind, sequence, len as u64);
         let (ct, tag) = frame[prefix_len..].split_at_mut(len);
-        // The tag is sealed straight into the frame (`len` leaves exactly 16 bytes after it).
+        // The tag is sealed straight into the frame (exactly 16 bytes are left after `ct`).
         let tag = <&mut [u8; 16]>::try_from(tag)
             .map_err(|_| Error::Config("frame of the wrong length".into()))?;
-        self.key.seal(&frame_iv(sequence), aad, ct, tag);
+        self.key
+            .seal_from(&frame_iv(sequence), aad, plaintext, ct, tag);
         Ok(())
     }
 
-    /// Hash finished frames for the signature (after [`frame_in_place`](Self::frame_in_place)).
+    /// Hash finished frames for the signature (after [`frame_from`](Self::frame_from)).
     pub(crate) fn hash_frames(&mut self, frames: &[u8]) {
         if let Some(s) = &mut self.signer {
             s.update(frames);

@@ -69,6 +69,20 @@ impl AeadKey {
         }
     }
 
+    /// Encrypt `plaintext` into `ciphertext` (of the same length) and write its tag to `tag`.
+    /// aes-gcm 0.10 seals in place only: the plaintext is copied, then sealed there.
+    pub(crate) fn seal_from(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+        ciphertext: &mut [u8],
+        tag: &mut [u8; 16],
+    ) {
+        ciphertext.copy_from_slice(plaintext);
+        self.seal(iv, aad, ciphertext, tag);
+    }
+
     /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.
     pub(crate) fn open(
         &self,

@@ -60,6 +60,7 @@ pub use cmm::{
 pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
+pub use keyring::hierarchy::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
 #[cfg(feature = "kms")]
 pub use keyring::kms::{
     DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,

@@ -3,8 +3,8 @@
 //!
 //! Two backends implement the same small internal API, chosen at compile time:
 //!
-//! * `rustcrypto/` (the default feature `rustcrypto`): the RustCrypto crates, pure Rust.
-//! * `awslc/` (feature `aws-lc`, and `fips` for its FIPS build): `aws-lc-rs`.
+//! * `awslc/` (feature `aws-lc`, the default, and `fips` for its FIPS build): `aws-lc-rs`.
+//! * `rustcrypto/` (feature `rustcrypto`, without `aws-lc`): the RustCrypto crates, pure Rust.
 //!
 //! Each backend module provides:
 //!
@@ -32,7 +32,7 @@ use rustcrypto as backend;
 
 #[cfg(not(any(feature = "rustcrypto", feature = "aws-lc")))]
 compile_error!(
-    "sealbox needs a crypto backend: enable the feature `rustcrypto` (default) or `aws-lc`"
+    "sealbox needs a crypto backend: enable the feature `aws-lc` (default) or `rustcrypto`"
 );
 
 mod kdf;

@@ -3,6 +3,7 @@
 //! A keyring is small on purpose (compare age's `Recipient` and `Identity`): wrap a data key,
 //! unwrap one of a message's encrypted data keys. Keyrings know nothing of caching.
 
+pub(crate) mod hierarchy;
 #[cfg(feature = "kms")]
 pub mod kms;
 mod multi;

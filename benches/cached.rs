@@ -11,12 +11,12 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sealbox::cache::{CacheId, EntryLimits, LruMaterialsCache, MaterialsCache, Usage};
-use sealbox::cmm::EncryptionRequest;
+use sealbox::EncryptionRequest;
 use sealbox::{
     AlgorithmSuite, CachingCmm, Client, CommitmentPolicy, DefaultCmm, EncryptionContext,
     MaterialsManager, RawAesKeyring,
 };
+use sealbox::{CacheId, EntryLimits, LruMaterialsCache, MaterialsCache, Usage};
 use zeroize::Zeroizing;
 
 const SIZES: [(usize, &str); 3] = [(1 << 10, "1KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];

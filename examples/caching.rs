@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sealbox::cache::MaterialsCache;
 use sealbox::{CachingCmm, Client, EncryptionContext, LruMaterialsCache, RawAesKeyring};
 use zeroize::Zeroizing;
 

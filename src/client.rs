@@ -3,12 +3,13 @@
 use zeroize::Zeroize;
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
-use crate::codec::{body_len, message_len_hint, Decryptor, Encryptor};
+use crate::engine::{body_len, message_len_hint, Decryptor, Encryptor};
 use crate::error::Error;
 use crate::format::{
     parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader,
     DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
 };
+use crate::stream::{MessageEncryptor, PlaintextLength};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// The default frame length, as in every ESDK.
@@ -173,6 +174,38 @@ pub struct Decrypted {
     pub header: MessageHeader,
     /// The full encryption context: the stored entries plus any required ones supplied.
     pub encryption_context: EncryptionContext,
+}
+
+/// Options of a decryption, one-shot ([`Client::decrypt_with`]) or streamed
+/// ([`PendingMessage::decrypt`](crate::PendingMessage::decrypt)).
+#[derive(Clone, Debug, Default)]
+pub struct DecryptOptions {
+    reproduced_context: Option<EncryptionContext>,
+    unsigned_only: bool,
+}
+
+impl DecryptOptions {
+    /// Options with no reproduced context, signed messages allowed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The encryption context the caller expects: entries the message stores must match it, and
+    /// required entries that the message does not store (see
+    /// [`RequiredEncryptionContextCmm`](crate::RequiredEncryptionContextCmm)) are taken from it.
+    pub fn reproduced_context(mut self, context: EncryptionContext) -> Self {
+        self.reproduced_context = Some(context);
+        self
+    }
+
+    /// Refuse signed messages right after the header, before any key is unwrapped. With an
+    /// unsigned suite every released frame has been authenticated on its own, so a caller that
+    /// acts on streamed plaintext as it arrives never acts on forged data (a truncation still
+    /// shows only as an error at the end).
+    pub fn unsigned_only(mut self, yes: bool) -> Self {
+        self.unsigned_only = yes;
+        self
+    }
 }
 
 impl Client {
@@ -361,26 +394,26 @@ impl Client {
         buffer.reserve(h + enc.body_len(len) - len);
         // Front to back. Each frame lands further right than its plaintext was (by the header
         // and the overhead of the frames before it), so before a frame is written, the plaintext
-        // it would overwrite moves into `carry`, and the frame is sealed from there onto its
+        // it would overwrite moves into `ring`, and the frame is sealed from there onto its
         // place (`seal_from`: out of place with aws-lc, copied and sealed in place with
-        // RustCrypto). The carry holds about a frame plus the overhead so far (half a MiB for 64
+        // RustCrypto). The ring holds about a frame plus the overhead so far (half a MiB for 64
         // MiB in 4 KiB frames) and stays in cache: the buffer itself is read from memory and
         // written back once, front to back, as the AEAD alone would. (Back to front, each frame
-        // could move once, straight to its place, with no carry; measured, that is slower: the
+        // could move once, straight to its place, with no ring; measured, that is slower: the
         // frames then land on lines read long before, where front to back they land on lines
         // just read.) In flight while frame `i` is written: from its plaintext's start to the
         // end of the frame, at most h + fl + 32 (i + 1) bytes; the last frame's plaintext ends
         // the buffer.
-        let mut carry = Carry::new(h + fl + 32 * regular, fl);
+        let mut ring = PlaintextRing::new(h + fl + 32 * regular, fl);
         let mut saved = 0;
-        let mut save = |buffer: &[u8], carry: &mut Carry, upto: usize| {
+        let mut save = |buffer: &[u8], ring: &mut PlaintextRing, upto: usize| {
             let upto = upto.min(len);
             if upto > saved {
-                carry.put(saved, &buffer[saved..upto]);
+                ring.put(saved, &buffer[saved..upto]);
                 saved = upto;
             }
         };
-        save(buffer, &mut carry, h);
+        save(buffer, &mut ring, h);
         // The buffer grows just ahead of the frames, not all at once, so that its new end is not
         // written twice through memory (zeros now, frames later): the zeros land on lines the
         // next frame overwrites while they are in cache.
@@ -393,11 +426,11 @@ impl Client {
             let (n, prefix) = if last { (len - i * fl, 24) } else { (fl, 16) };
             let at = h + i * (fl + 32);
             let end = at + prefix + n + 16;
-            save(buffer, &mut carry, end);
+            save(buffer, &mut ring, end);
             if buffer.len() < end {
                 buffer.resize(end, 0);
             }
-            let plaintext = carry.frame(i * fl, n);
+            let plaintext = ring.frame(i * fl, n);
             if let Err(e) = enc.frame_from(i as u32 + 1, last, plaintext, &mut buffer[at..end]) {
                 buffer.zeroize();
                 buffer.clear();
@@ -411,6 +444,27 @@ impl Client {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Start a streamed message: get materials from `cmm` and prepare the header. Wrap a writer
+    /// with [`MessageEncryptor::into_writer`].
+    pub async fn encryptor(
+        &self,
+        cmm: &dyn MaterialsManager,
+        encryption_context: &EncryptionContext,
+        length: PlaintextLength,
+    ) -> Result<MessageEncryptor, Error> {
+        let (exact, bound) = match length {
+            PlaintextLength::Exact(n) => (Some(n), None),
+            PlaintextLength::AtMost(n) => (None, Some(n)),
+            PlaintextLength::Unknown => (None, None),
+        };
+        let materials = self
+            .encryption_materials(cmm, encryption_context, exact, bound)
+            .await?;
+        let mut out = Vec::with_capacity(1024);
+        let encryptor = Encryptor::start(materials, self.frame_length(), &mut out)?;
+        Ok(MessageEncryptor::new(encryptor, out, length))
     }
 
     fn write_message(
@@ -438,15 +492,8 @@ impl Client {
         cmm: &dyn MaterialsManager,
         message: &[u8],
     ) -> Result<Decrypted, Error> {
-        let mut plaintext = Vec::new();
-        let info = self
-            .decrypt_inner(cmm, message, None, &mut plaintext)
-            .await?;
-        Ok(Decrypted {
-            plaintext,
-            header: info.header,
-            encryption_context: info.encryption_context,
-        })
+        self.decrypt_with(cmm, message, &DecryptOptions::new())
+            .await
     }
 
     /// Like [`decrypt`](Self::decrypt), appending the plaintext to `plaintext` (see
@@ -458,7 +505,8 @@ impl Client {
         message: &[u8],
         plaintext: &mut Vec<u8>,
     ) -> Result<MessageInfo, Error> {
-        self.decrypt_inner(cmm, message, None, plaintext).await
+        self.decrypt_inner(cmm, message, &DecryptOptions::new(), plaintext)
+            .await
     }
 
     /// Decrypt the message in `buffer` in place: on success `buffer` holds the plaintext (see
@@ -473,7 +521,9 @@ impl Client {
         buffer: &mut Vec<u8>,
     ) -> Result<MessageInfo, Error> {
         let (mut header, header_len) = parse_header(buffer, &self.header_limits(false))?;
-        let materials = self.decryption_materials(cmm, &mut header, None).await?;
+        let materials = self
+            .decryption_materials(cmm, &mut header, &DecryptOptions::new())
+            .await?;
         let dec = Decryptor::new(&header, &buffer[..header_len], &materials)?;
         match Self::read_body_in_place(dec, &header, header_len, buffer) {
             Ok(n) => {
@@ -518,18 +568,19 @@ impl Client {
         Ok(written)
     }
 
-    /// Like [`decrypt`](Self::decrypt), supplying the encryption context the caller expects:
-    /// stored entries must match it, and required entries that the message does not store are
-    /// taken from it.
-    pub async fn decrypt_with_context(
+    /// Like [`decrypt`](Self::decrypt), with options: the encryption context the caller expects
+    /// (stored entries must match it, and required entries that the message does not store are
+    /// taken from it), or unsigned messages only. The same options serve streamed decryption
+    /// ([`PendingMessage::decrypt`](crate::PendingMessage::decrypt)).
+    pub async fn decrypt_with(
         &self,
         cmm: &dyn MaterialsManager,
         message: &[u8],
-        encryption_context: &EncryptionContext,
+        options: &DecryptOptions,
     ) -> Result<Decrypted, Error> {
         let mut plaintext = Vec::new();
         let info = self
-            .decrypt_inner(cmm, message, Some(encryption_context), &mut plaintext)
+            .decrypt_inner(cmm, message, options, &mut plaintext)
             .await?;
         Ok(Decrypted {
             plaintext,
@@ -544,8 +595,14 @@ impl Client {
         &self,
         cmm: &dyn MaterialsManager,
         header: &mut MessageHeader,
-        reproduced: Option<&EncryptionContext>,
+        options: &DecryptOptions,
     ) -> Result<crate::materials::DecryptionMaterials, Error> {
+        if options.unsigned_only && header.suite.signature().is_some() {
+            return Err(Error::Config(format!(
+                "unsigned-only decryption refuses a message signed with suite {}",
+                header.suite
+            )));
+        }
         if !self.policy.allows_decrypt(header.suite) {
             return Err(Error::PolicyViolation {
                 policy: self.policy,
@@ -559,7 +616,7 @@ impl Client {
             std::mem::take(&mut header.encrypted_data_keys),
             std::mem::take(&mut header.encryption_context),
         );
-        request.reproduced_encryption_context = reproduced.cloned();
+        request.reproduced_encryption_context = options.reproduced_context.clone();
         let materials = cmm.decrypt_materials(&request).await;
         header.encrypted_data_keys = request.encrypted_data_keys;
         header.encryption_context = request.encryption_context;
@@ -570,13 +627,11 @@ impl Client {
         &self,
         cmm: &dyn MaterialsManager,
         message: &[u8],
-        reproduced: Option<&EncryptionContext>,
+        options: &DecryptOptions,
         out: &mut Vec<u8>,
     ) -> Result<MessageInfo, Error> {
         let (mut header, header_len) = parse_header(message, &self.header_limits(false))?;
-        let materials = self
-            .decryption_materials(cmm, &mut header, reproduced)
-            .await?;
+        let materials = self.decryption_materials(cmm, &mut header, options).await?;
         let start = out.len();
         // The plaintext is never longer than the rest of the message: with this reserved, `out`
         // does not reallocate and leave copies of plaintext behind in freed memory.
@@ -622,12 +677,12 @@ impl Client {
 /// [`Client::encrypt_in_place`]: it holds the bytes from the frame being encrypted up to the
 /// furthest byte written so far. A ring, so that each byte is copied into it once and sealed
 /// from where it lies. Wiped when dropped.
-struct Carry {
+struct PlaintextRing {
     ring: Vec<u8>,
     capacity: usize,
 }
 
-impl Carry {
+impl PlaintextRing {
     /// A ring for at most `capacity` bytes in flight, of frames of `frame_length` bytes. It
     /// fills as it is first written, so nothing is zeroed up front.
     fn new(capacity: usize, frame_length: usize) -> Self {
@@ -636,7 +691,7 @@ impl Carry {
         // is never reallocated (which would leave a copy of the plaintext in freed memory).
         let frame_length = frame_length.max(1);
         let capacity = capacity.max(1).div_ceil(frame_length) * frame_length;
-        Carry {
+        PlaintextRing {
             ring: Vec::with_capacity(capacity),
             capacity,
         }
@@ -667,7 +722,7 @@ impl Carry {
     }
 }
 
-impl Drop for Carry {
+impl Drop for PlaintextRing {
     fn drop(&mut self) {
         // The slice's zeroize, one bulk fill: `Zeroizing<Vec<u8>>` writes byte by byte (about
         // 60 µs for half a MiB, against 3).

@@ -15,6 +15,9 @@ pub enum Error {
     /// The message is not a well-formed ESDK message.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// The input is empty: there is no message at all.
+    #[error("the input is empty: no message to decrypt")]
+    EmptyMessage,
     /// The message ended before it was complete.
     #[error("message is truncated: {0}")]
     Truncated(&'static str),

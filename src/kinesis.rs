@@ -53,7 +53,7 @@ use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, Record, ShardIteratorType};
 
-use crate::client::Client;
+use crate::client::{Client, DecryptOptions};
 use crate::cmm::MaterialsManager;
 use crate::error::{BoxError, Error};
 use crate::format::EncryptionContext;
@@ -604,7 +604,11 @@ impl DecryptingConsumer {
         let decrypted = match &self.expected_context {
             Some(ec) => {
                 self.client
-                    .decrypt_with_context(self.cmm.as_ref(), data, ec)
+                    .decrypt_with(
+                        self.cmm.as_ref(),
+                        data,
+                        &DecryptOptions::new().reproduced_context(ec.clone()),
+                    )
                     .await
             }
             None => self.client.decrypt(self.cmm.as_ref(), data).await,

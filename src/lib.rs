@@ -34,42 +34,56 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
-pub mod cache;
+mod cache;
 mod client;
-pub mod cmm;
-mod codec;
+mod cmm;
 mod crypto;
+mod engine;
 mod error;
+// The wire format, for `fuzz/` and `sealbox inspect`: public so that they can reach it, hidden
+// and outside semver, so that the parser's shape can change with no major release.
+#[doc(hidden)]
 pub mod format;
-pub mod keyring;
+mod keyring;
 #[cfg(feature = "kinesis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kinesis")))]
 pub mod kinesis;
 mod materials;
-pub mod stream;
+mod stream;
 mod suite;
 
-pub use cache::{LruMaterialsCache, MaterialsCache};
+// One path per public item: everything users name is re-exported here from a private module
+// (`kinesis`, an integration on its way to a crate of its own, is the one public module).
+/// The attribute [`Keyring`], [`MaterialsManager`] and [`MaterialsCache`] implementations are
+/// written with, re-exported so that implementing them needs no dependency of your own.
+pub use async_trait::async_trait;
+pub use cache::{
+    CacheHit, CacheId, CacheStats, EntryLimits, Evictions, LruMaterialsCache, MaterialsCache,
+    Usage, MAX_BYTES_LIMIT, MAX_MESSAGES_LIMIT,
+};
 pub use client::{
-    Client, ClientBuilder, Decrypted, MessageInfo, DEFAULT_FRAME_LENGTH,
+    Client, ClientBuilder, DecryptOptions, Decrypted, MessageInfo, DEFAULT_FRAME_LENGTH,
     DEFAULT_STREAM_MAX_FRAME_LENGTH,
 };
 pub use cmm::{
-    CachingCmm, CachingCmmBuilder, CachingStats, DefaultCmm, MaterialsManager,
-    RequiredEncryptionContextCmm,
+    CachingCmm, CachingCmmBuilder, CachingStats, DecryptionRequest, DefaultCmm, EncryptionRequest,
+    MaterialsManager, RequiredEncryptionContextCmm, DEFAULT_CACHE_CAPACITY, PUBLIC_KEY_CONTEXT_KEY,
+    RESERVED_CONTEXT_PREFIX,
 };
 pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
 pub use keyring::hierarchy::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
 #[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{
     DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,
-    KmsMrkKeyring, RegionalClients,
+    KmsMrkKeyring, RegionalClients, PROVIDER_ID as KMS_PROVIDER_ID,
 };
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};
 pub use stream::{
-    DecryptOptions, DecryptingReader, EncryptingWriter, PendingMessage, PlaintextLength,
+    DecryptingReader, EncryptingWriter, MessageEncryptor, PendingMessage, PlaintextLength,
 };
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 

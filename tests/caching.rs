@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use caching_support::{ctx, CountingKeyring};
-use sealbox::cache::{CacheId, LruMaterialsCache, MaterialsCache};
-use sealbox::cmm::{DecryptionRequest, EncryptionRequest};
 use sealbox::format::serialize_encryption_context;
 use sealbox::{
-    AlgorithmSuite, CachingCmm, Client, CommitmentPolicy, DecryptionMaterials, DefaultCmm,
-    EncryptedDataKey, EncryptionContext, EncryptionMaterials, Error, MaterialsManager,
+    AlgorithmSuite, CachingCmm, Client, CommitmentPolicy, DecryptOptions, DecryptionMaterials,
+    DefaultCmm, EncryptedDataKey, EncryptionContext, EncryptionMaterials, Error, MaterialsManager,
     RequiredEncryptionContextCmm,
 };
+use sealbox::{CacheId, LruMaterialsCache, MaterialsCache};
+use sealbox::{DecryptionRequest, EncryptionRequest};
 use sha2::{Digest, Sha512};
 use tokio::time::Instant;
 
@@ -410,7 +410,11 @@ async fn a_reproduced_context_is_part_of_the_decrypt_key() {
     let right = ctx(&[("tenant", "a")]);
     for _ in 0..2 {
         let out = client
-            .decrypt_with_context(&cmm, &message, &right)
+            .decrypt_with(
+                &cmm,
+                &message,
+                &DecryptOptions::new().reproduced_context(right.clone()),
+            )
             .await
             .unwrap();
         assert_eq!(out.plaintext, b"secret");
@@ -422,7 +426,13 @@ async fn a_reproduced_context_is_part_of_the_decrypt_key() {
     let wrong = ctx(&[("tenant", "b")]);
     // (The raw AES keyring binds the full context, so the unwrap is what fails.)
     assert!(matches!(
-        client.decrypt_with_context(&cmm, &message, &wrong).await,
+        client
+            .decrypt_with(
+                &cmm,
+                &message,
+                &DecryptOptions::new().reproduced_context(wrong.clone())
+            )
+            .await,
         Err(Error::NoDataKey(_) | Error::HeaderAuthentication)
     ));
     assert!(matches!(
@@ -432,7 +442,11 @@ async fn a_reproduced_context_is_part_of_the_decrypt_key() {
     let conflicting = ctx(&[("tenant", "a"), ("stored", "2")]);
     assert!(matches!(
         client
-            .decrypt_with_context(&cmm, &message, &conflicting)
+            .decrypt_with(
+                &cmm,
+                &message,
+                &DecryptOptions::new().reproduced_context(conflicting.clone())
+            )
             .await,
         Err(Error::EncryptionContext(_))
     ));
@@ -498,7 +512,8 @@ fn builder_checks_its_configuration() {
         .unwrap();
     assert_eq!(cmm.limits().max_messages, 1 << 32);
     assert_eq!(cmm.limits().max_bytes, (1 << 63) - 1);
-    assert_eq!(cmm.limits().refresh_after, Some(Duration::from_secs(50)));
+    assert_eq!(cmm.limits().refresh_ahead, Some(Duration::from_secs(10)));
+    assert_eq!(cmm.limits().refresh_after(), Some(Duration::from_secs(50)));
 }
 
 #[tokio::test]
@@ -883,4 +898,107 @@ async fn refresh_ahead_covers_decryption_entries() {
     client.decrypt(&cmm, &message).await.unwrap();
     assert_eq!(started.elapsed(), Duration::ZERO);
     assert_eq!(keyring.unwraps(), 2);
+}
+
+/// A request that joins a call which outlasts `max_age` does not get the call's materials: they
+/// are already too old for it (the cache refuses to store them for the same reason). It makes a
+/// call of its own. The request that made the call gets its result, as it would without a cache.
+#[tokio::test(start_paused = true)]
+async fn a_waiter_never_gets_materials_older_than_the_maximum_age() {
+    let keyring = CountingKeyring::with_delay(Duration::from_secs(30));
+    let cmm = Arc::new(
+        CachingCmm::builder_with_keyring(keyring.clone())
+            .max_age(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    let ec = ctx(&[("hot", "key")]);
+    let first = {
+        let (cmm, ec) = (cmm.clone(), ec.clone());
+        tokio::spawn(async move { get(&cmm, &ec, 10).await })
+    };
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let second = {
+        let (cmm, ec) = (cmm.clone(), ec.clone());
+        tokio::spawn(async move {
+            let m = get(&cmm, &ec, 10).await;
+            (m, Instant::now())
+        })
+    };
+    let first = first.await.unwrap();
+    let (second, second_done) = second.await.unwrap();
+    assert_eq!(
+        keyring.generates(),
+        2,
+        "the waiter must make a call of its own"
+    );
+    assert_ne!(first.data_key, second.data_key);
+    let obtained = keyring
+        .generated_at(&second.encrypted_data_keys[0])
+        .unwrap();
+    assert!(
+        obtained >= t0 + Duration::from_secs(25),
+        "materials older than the request"
+    );
+    assert!(second_done - obtained <= Duration::from_secs(30));
+}
+
+/// The same for decryption: a decrypt that joins an unwrap which outlasts `max_age` unwraps again.
+#[tokio::test(start_paused = true)]
+async fn a_decrypt_waiter_never_gets_materials_older_than_the_maximum_age() {
+    let keyring = CountingKeyring::new();
+    let cmm = Arc::new(
+        CachingCmm::builder_with_keyring(keyring.clone())
+            .max_age(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    );
+    let message = Client::new()
+        .encrypt(&cmm, b"payload", &ctx(&[("a", "b")]))
+        .await
+        .unwrap();
+    keyring.set_delay(Duration::from_secs(30));
+    let first = {
+        let (cmm, m) = (cmm.clone(), message.clone());
+        tokio::spawn(async move { Client::new().decrypt(&cmm, &m).await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let second = {
+        let (cmm, m) = (cmm.clone(), message.clone());
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let d = Client::new().decrypt(&cmm, &m).await.unwrap();
+            (d, start.elapsed())
+        })
+    };
+    assert_eq!(first.await.unwrap().plaintext, b"payload");
+    let (second, waited) = second.await.unwrap();
+    assert_eq!(second.plaintext, b"payload");
+    assert_eq!(keyring.unwraps(), 2, "the waiter must unwrap for itself");
+    // Joined at 25 s, the first unwrap ended at 30 s, its own took 30 s more.
+    assert_eq!(waited, Duration::from_secs(35));
+}
+
+#[test]
+fn a_byte_limit_of_zero_is_refused() {
+    let keyring = CountingKeyring::new();
+    let err = caching(&keyring).max_bytes(0).build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert!(caching(&keyring).max_bytes(1).build().is_ok());
+}
+
+/// A typed handle on the LRU cache stays usable after handing the cache to a manager: no cast,
+/// and its counters need no trait in scope.
+#[tokio::test]
+async fn a_typed_cache_handle_can_be_kept() {
+    let keyring = CountingKeyring::new();
+    let cache = Arc::new(LruMaterialsCache::new(10).unwrap());
+    let cmm = caching(&keyring).cache(Arc::clone(&cache)).build().unwrap();
+    get(&cmm, &ctx(&[("k", "v")]), 1).await;
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.capacity(), 10);
+    assert_eq!(LruMaterialsCache::stats(&cache).entries, 1);
+    cache.clear();
+    assert!(cache.is_empty());
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use caching_support::{ctx, CountingKeyring};
 use proptest::prelude::*;
-use sealbox::cmm::EncryptionRequest;
+use sealbox::EncryptionRequest;
 use sealbox::{
     AlgorithmSuite, CachingCmm, Client, CommitmentPolicy, DefaultCmm, EncryptionContext,
     MaterialsManager, RawAesKeyring,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use caching_support::{ctx, CountingKeyring};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sealbox::cmm::EncryptionRequest;
+use sealbox::EncryptionRequest;
 use sealbox::{
     AlgorithmSuite, CachingCmm, Client, CommitmentPolicy, EncryptionContext, LruMaterialsCache,
     MaterialsManager,

@@ -168,7 +168,7 @@ async fn stream(
         Ok(p) => p,
         Err(e) => return (Vec::new(), Err(e)),
     };
-    let mut reader = match pending.decrypt(client, cmm, DecryptOptions::new()).await {
+    let mut reader = match pending.decrypt(client, cmm, &DecryptOptions::new()).await {
         Ok(r) => r,
         Err(e) => return (Vec::new(), Err(e)),
     };
@@ -576,7 +576,7 @@ async fn a_huge_non_framed_body_fails_fast_in_a_stream() {
     };
     let pending = PendingMessage::read(&reader(), &mut source).unwrap();
     let mut plaintext = pending
-        .decrypt(&reader(), &cmm, DecryptOptions::new())
+        .decrypt(&reader(), &cmm, &DecryptOptions::new())
         .await
         .unwrap();
     let e = unwrap_sealbox(plaintext.read(&mut [0u8; 100]).unwrap_err());
@@ -794,4 +794,29 @@ async fn huge_encryption_context_claims_fail_fast() {
     let e = reader().decrypt(&cmm, &h).await.unwrap_err();
     assert!(matches!(e, Error::Malformed(_)), "{e}");
     assert_eq!(unwraps.load(Ordering::SeqCst), 0);
+}
+
+/// An empty input says that it is empty, one-shot, in place and streamed: not that a header was
+/// cut short.
+#[tokio::test]
+async fn an_empty_input_is_reported_as_empty() {
+    let cmm = DefaultCmm::new(vector_aes(256));
+    let client = Client::new();
+    let e = client.decrypt(&cmm, &[]).await.unwrap_err();
+    assert!(matches!(e, Error::EmptyMessage), "{e}");
+    assert_eq!(e.to_string(), "the input is empty: no message to decrypt");
+    let e = client
+        .decrypt_in_place(&cmm, &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::EmptyMessage), "{e}");
+    let e = PendingMessage::read(&client, &[][..]).unwrap_err();
+    assert!(matches!(e, Error::EmptyMessage), "{e}");
+    let e = PendingMessage::read_async(&client, &[][..])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::EmptyMessage), "{e}");
+    // One byte is a header cut short, as before.
+    let e = client.decrypt(&cmm, &[2]).await.unwrap_err();
+    assert!(matches!(e, Error::Truncated(_)), "{e}");
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use sealbox::{
-    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EncryptionContext, Error, Keyring,
-    MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding,
+    AlgorithmSuite, Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext, Error,
+    Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding,
 };
 use zeroize::Zeroizing;
 
@@ -165,11 +165,21 @@ async fn required_context_is_authenticated_but_not_stored() {
     // With a wrong value: header authentication fails.
     let wrong = ctx(&[("tenant", "evil")]);
     assert!(matches!(
-        client.decrypt_with_context(&inner, &msg, &wrong).await,
+        client
+            .decrypt_with(
+                &inner,
+                &msg,
+                &DecryptOptions::new().reproduced_context(wrong.clone())
+            )
+            .await,
         Err(Error::HeaderAuthentication) | Err(Error::NoDataKey(_))
     ));
     let out = client
-        .decrypt_with_context(&cmm, &msg, &ctx(&[("tenant", "acme")]))
+        .decrypt_with(
+            &cmm,
+            &msg,
+            &DecryptOptions::new().reproduced_context(ctx(&[("tenant", "acme")])),
+        )
         .await
         .unwrap();
     assert_eq!(out.plaintext, b"payload");

@@ -68,7 +68,7 @@ async fn decrypt_std(
         Ok(p) => p,
         Err(e) => return (Vec::new(), Err(e.to_string())),
     };
-    let mut reader = match pending.decrypt(client, &cmm(), options).await {
+    let mut reader = match pending.decrypt(client, &cmm(), &options).await {
         Ok(r) => r,
         Err(e) => return (Vec::new(), Err(e.to_string())),
     };
@@ -146,7 +146,7 @@ async fn tokio_streams_round_trip() {
         .unwrap();
     assert_eq!(pending.header().frame_length, 1000);
     let mut reader = pending
-        .decrypt(&client, &cmm(), DecryptOptions::new())
+        .decrypt(&client, &cmm(), &DecryptOptions::new())
         .await
         .unwrap();
     let mut out = Vec::new();

@@ -323,7 +323,7 @@ pub(crate) fn decrypt(
             &client,
             BufReader::with_capacity(1 << 16, bar.wrap_read(input)),
         )?;
-        let mut reader = rt.block_on(pending.decrypt(&client, &cmm, options))?;
+        let mut reader = rt.block_on(pending.decrypt(&client, &cmm, &options))?;
         let mut out = BufWriter::with_capacity(1 << 16, &mut output.writer);
         std::io::copy(&mut reader, &mut out)?;
         out.flush()?;

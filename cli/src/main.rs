@@ -46,7 +46,9 @@ struct Cli {
 enum Command {
     /// Encrypt a file or standard input into an ESDK message.
     Encrypt(crypt::EncryptArgs),
-    /// Decrypt an ESDK message; the output is kept only if the whole message verifies.
+    /// Decrypt an ESDK message. With -o FILE, the file appears only if the whole message
+    /// verifies; on standard output, each frame's plaintext is written once that frame verifies,
+    /// so on an error (exit 1) discard what was already written.
     Decrypt(crypt::DecryptArgs),
     /// Print a message's header (suite, message ID, context, encrypted data keys) without a key.
     Inspect {

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         }
         // Supplying the context it carries changes nothing.
         let again = runtime()
-            .block_on(client.decrypt_with_context(cmm(), data, &decrypted.encryption_context))
+            .block_on(client.decrypt_with(cmm(), data, &DecryptOptions::new().reproduced_context(decrypted.encryption_context.clone())))
             .expect("decrypts again with its own context");
         assert_eq!(again.plaintext, decrypted.plaintext);
         // One byte more is trailing data.

@@ -97,7 +97,7 @@ pub fn stream_decrypt(
         Ok(p) => p,
         Err(e) => return (Vec::new(), Err(e)),
     };
-    let mut reader = match runtime().block_on(pending.decrypt(client, cmm(), DecryptOptions::new()))
+    let mut reader = match runtime().block_on(pending.decrypt(client, cmm(), &DecryptOptions::new()))
     {
         Ok(r) => r,
         Err(e) => return (Vec::new(), Err(e)),

@@ -26,7 +26,7 @@ use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use sealbox::cache::{LruMaterialsCache, MaterialsCache};
+/// use sealbox::{LruMaterialsCache, MaterialsCache};
 ///
 /// let cache = Arc::new(LruMaterialsCache::new(1000)?);
 /// assert_eq!(cache.stats().entries, 0);
@@ -98,6 +98,11 @@ impl LruMaterialsCache {
     /// Whether the cache holds no entry.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The cache's counters (the same as [`MaterialsCache::stats`], without the trait in scope).
+    pub fn stats(&self) -> CacheStats {
+        self.lock().stats
     }
 
     /// Drop every entry past its maximum age now, rather than at the next operation.
@@ -223,7 +228,7 @@ impl Inner {
             self.evict(id, Reason::Age);
             return None;
         }
-        Some(match limits.refresh_after {
+        Some(match limits.refresh_after() {
             Some(after) if age >= after && !entry.refresh_claimed => {
                 entry.refresh_claimed = true;
                 true
@@ -344,6 +349,6 @@ impl MaterialsCache for LruMaterialsCache {
     }
 
     fn stats(&self) -> CacheStats {
-        self.lock().stats
+        LruMaterialsCache::stats(self)
     }
 }

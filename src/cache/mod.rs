@@ -62,7 +62,7 @@ impl CacheId {
     /// signing key; the plaintext length is deliberately not part of the ID.
     ///
     /// ```
-    /// use sealbox::cache::CacheId;
+    /// use sealbox::CacheId;
     /// use sealbox::EncryptionContext;
     /// let a = CacheId::for_encryption("partition", None, &EncryptionContext::new())?;
     /// let b = CacheId::for_encryption("other", None, &EncryptionContext::new())?;
@@ -205,9 +205,10 @@ pub struct EntryLimits {
     pub max_messages: u64,
     /// The most plaintext bytes an encryption entry may encrypt.
     pub max_bytes: u64,
-    /// From this age on, the first lookup that hits an entry is told to refresh it
-    /// ([`CacheHit::refresh`]), once per entry. `None`: no refresh ahead.
-    pub refresh_after: Option<Duration>,
+    /// The grace period before `max_age` within which the first lookup that hits an entry is
+    /// told to refresh it ([`CacheHit::refresh`]), once per entry: the builder's
+    /// [`refresh_ahead`](crate::CachingCmmBuilder::refresh_ahead). `None`: no refresh ahead.
+    pub refresh_ahead: Option<Duration>,
 }
 
 impl EntryLimits {
@@ -217,8 +218,14 @@ impl EntryLimits {
             max_age,
             max_messages: MAX_MESSAGES_LIMIT,
             max_bytes: MAX_BYTES_LIMIT,
-            refresh_after: None,
+            refresh_ahead: None,
         }
+    }
+
+    /// The age from which an entry is due for a refresh ahead of expiry, if refresh ahead is on.
+    pub fn refresh_after(&self) -> Option<Duration> {
+        self.refresh_ahead
+            .map(|grace| self.max_age.saturating_sub(grace))
     }
 }
 
@@ -320,5 +327,53 @@ pub trait MaterialsCache: Send + Sync + fmt::Debug {
     /// The cache's counters. The default reports nothing.
     fn stats(&self) -> CacheStats {
         CacheStats::default()
+    }
+}
+
+/// A shared cache is a cache: an `Arc<LruMaterialsCache>` (or an `Arc<dyn MaterialsCache>`) can be
+/// handed to several managers while the caller keeps its typed handle.
+impl<C: MaterialsCache + ?Sized> MaterialsCache for std::sync::Arc<C> {
+    fn get_encryption(
+        &self,
+        id: &CacheId,
+        charge: Usage,
+        limits: &EntryLimits,
+        now: Instant,
+    ) -> Option<CacheHit<EncryptionMaterials>> {
+        (**self).get_encryption(id, charge, limits, now)
+    }
+
+    fn put_encryption(
+        &self,
+        id: CacheId,
+        materials: EncryptionMaterials,
+        usage: Usage,
+        limits: &EntryLimits,
+        obtained_at: Instant,
+    ) {
+        (**self).put_encryption(id, materials, usage, limits, obtained_at)
+    }
+
+    fn get_decryption(
+        &self,
+        id: &CacheId,
+        limits: &EntryLimits,
+        now: Instant,
+    ) -> Option<CacheHit<DecryptionMaterials>> {
+        (**self).get_decryption(id, limits, now)
+    }
+
+    fn put_decryption(
+        &self,
+        id: CacheId,
+        materials: DecryptionMaterials,
+        limits: &EntryLimits,
+        obtained_at: Instant,
+    ) {
+        (**self).put_decryption(id, materials, limits, obtained_at)
+    }
+
+    fn stats(&self) -> CacheStats {
+        (**self).stats()
     }
 }

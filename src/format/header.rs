@@ -140,13 +140,17 @@ impl MessageHeader {
 }
 
 /// Parse a header (body and authentication) from the start of `input`. Returns the header and the
-/// number of bytes it took. Fails with [`Error::Truncated`] if `input` ends inside the header, so
-/// a streaming caller can read more and try again.
+/// number of bytes it took. Fails with [`Error::EmptyMessage`] if `input` is empty and with
+/// [`Error::Truncated`] if it ends inside the header, so a streaming caller can read more and try
+/// again.
 ///
 /// Only the first `limits.max_header_length` bytes are parsed: a header that does not end within
 /// them fails with [`Error::LimitExceeded`] (once that many bytes are there; before, with
 /// [`Error::Truncated`]).
 pub fn parse_header(input: &[u8], limits: &HeaderLimits) -> Result<(MessageHeader, usize), Error> {
+    if input.is_empty() {
+        return Err(Error::EmptyMessage);
+    }
     let max = limits.max_header_length;
     match parse_header_within(&input[..input.len().min(max)], limits) {
         Err(Error::Truncated(what)) if input.len() >= max => Err(Error::LimitExceeded(format!(

@@ -5,7 +5,7 @@
 
 pub(crate) mod hierarchy;
 #[cfg(feature = "kms")]
-pub mod kms;
+pub(crate) mod kms;
 mod multi;
 mod raw_aes;
 mod raw_rsa;

@@ -9,42 +9,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::io_error;
 use crate::cmm::MaterialsManager;
-use crate::codec::Decryptor;
+use crate::engine::Decryptor;
 use crate::error::Error;
-use crate::format::{parse_header, BodyParser, EncryptionContext, FrameKind, MessageHeader};
-use crate::Client;
+use crate::format::{parse_header, BodyParser, FrameKind, MessageHeader};
+use crate::{Client, DecryptOptions};
 
 /// How much is read from the inner reader at a time.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// Options of a streamed decryption.
-#[derive(Clone, Debug, Default)]
-pub struct DecryptOptions {
-    reproduced_context: Option<EncryptionContext>,
-    unsigned_only: bool,
-}
-
-impl DecryptOptions {
-    /// Options with no reproduced context, signed messages allowed.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The context the caller expects (see [`Client::decrypt_with_context`]).
-    pub fn reproduced_context(mut self, context: EncryptionContext) -> Self {
-        self.reproduced_context = Some(context);
-        self
-    }
-
-    /// Refuse signed messages right after the header, before any key is unwrapped. With an
-    /// unsigned suite every released frame has been authenticated on its own, so a caller that
-    /// acts on plaintext as it arrives never acts on forged data (a truncation still shows only
-    /// as an error at the end).
-    pub fn unsigned_only(mut self, yes: bool) -> Self {
-        self.unsigned_only = yes;
-        self
-    }
-}
 
 /// A message whose header has been read but not yet authenticated. Inspect the header, then
 /// [`decrypt`](Self::decrypt).
@@ -68,7 +39,7 @@ impl<R> PendingMessage<R> {
     fn try_parse(client: &Client, buffer: &[u8]) -> Result<Option<(MessageHeader, usize)>, Error> {
         match parse_header(buffer, &client.header_limits(true)) {
             Ok(h) => Ok(Some(h)),
-            Err(Error::Truncated(_)) => Ok(None),
+            Err(Error::Truncated(_) | Error::EmptyMessage) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -87,17 +58,11 @@ impl<R> PendingMessage<R> {
         self,
         client: &Client,
         cmm: &dyn MaterialsManager,
-        options: DecryptOptions,
+        options: &DecryptOptions,
     ) -> Result<DecryptingReader<R>, Error> {
         let mut header = self.header;
-        if options.unsigned_only && header.suite.signature().is_some() {
-            return Err(Error::Config(format!(
-                "unsigned-only decryption refuses a message signed with suite {}",
-                header.suite
-            )));
-        }
         let materials = client
-            .decryption_materials(cmm, &mut header, options.reproduced_context.as_ref())
+            .decryption_materials(cmm, &mut header, options)
             .await?;
         let decryptor = Decryptor::new(&header, &self.buffer[..self.header_len], &materials)?;
         let input = self.buffer;
@@ -140,7 +105,11 @@ impl<R: Read> PendingMessage<R> {
             let n = inner.read(&mut buffer[start..]);
             buffer.truncate(start + *n.as_ref().unwrap_or(&0));
             if n? == 0 {
-                return Err(Error::Truncated("message header"));
+                return Err(if buffer.is_empty() {
+                    Error::EmptyMessage
+                } else {
+                    Error::Truncated("message header")
+                });
             }
         }
     }
@@ -164,7 +133,11 @@ impl<R: AsyncRead + Unpin> PendingMessage<R> {
             let n = inner.read(&mut buffer[start..]).await;
             buffer.truncate(start + *n.as_ref().unwrap_or(&0));
             if n? == 0 {
-                return Err(Error::Truncated("message header"));
+                return Err(if buffer.is_empty() {
+                    Error::EmptyMessage
+                } else {
+                    Error::Truncated("message header")
+                });
             }
         }
     }

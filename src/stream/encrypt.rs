@@ -8,11 +8,8 @@ use tokio::io::AsyncWrite;
 use zeroize::Zeroizing;
 
 use super::io_error;
-use crate::cmm::MaterialsManager;
-use crate::codec::Encryptor;
+use crate::engine::Encryptor;
 use crate::error::Error;
-use crate::format::EncryptionContext;
-use crate::Client;
 
 /// What the caller knows of the plaintext length before it starts. The caching materials manager
 /// charges data-key usage by it; without a length or a bound, the cache is bypassed.
@@ -35,26 +32,10 @@ impl PlaintextLength {
     }
 }
 
-impl Client {
-    /// Start a streamed message: get materials from `cmm` and prepare the header. Wrap a writer
-    /// with [`MessageEncryptor::into_writer`].
-    pub async fn encryptor(
-        &self,
-        cmm: &dyn MaterialsManager,
-        encryption_context: &EncryptionContext,
-        length: PlaintextLength,
-    ) -> Result<MessageEncryptor, Error> {
-        let (exact, bound) = match length {
-            PlaintextLength::Exact(n) => (Some(n), None),
-            PlaintextLength::AtMost(n) => (None, Some(n)),
-            PlaintextLength::Unknown => (None, None),
-        };
-        let materials = self
-            .encryption_materials(cmm, encryption_context, exact, bound)
-            .await?;
-        let mut out = Vec::with_capacity(1024);
-        let encryptor = Encryptor::start(materials, self.frame_length(), &mut out)?;
-        Ok(MessageEncryptor {
+impl MessageEncryptor {
+    /// The stream of a message whose header `encryptor` has just written into `out`.
+    pub(crate) fn new(encryptor: Encryptor, out: Vec<u8>, length: PlaintextLength) -> Self {
+        MessageEncryptor {
             core: EncryptCore {
                 frame_length: encryptor.frame_length(),
                 encryptor: Some(encryptor),
@@ -64,7 +45,7 @@ impl Client {
                 written: 0,
                 length,
             },
-        })
+        }
     }
 }
 

@@ -24,7 +24,7 @@
 //! final frame is withheld until the signature verifies. Until the reader has returned end of
 //! stream (`Ok(0)`), everything it released is **unauthenticated as a whole**: a truncated or
 //! tampered stream ends in an error, and a caller that must never act on such data should use
-//! [`DecryptOptions::unsigned_only`] with unsigned suites, or buffer until the end.
+//! [`DecryptOptions::unsigned_only`](crate::DecryptOptions::unsigned_only) with unsigned suites, or buffer until the end.
 //!
 //! [`Client::encryptor`]: crate::Client::encryptor
 //! [`Read`]: std::io::Read
@@ -32,7 +32,7 @@
 mod decrypt;
 mod encrypt;
 
-pub use decrypt::{DecryptOptions, DecryptingReader, PendingMessage};
+pub use decrypt::{DecryptingReader, PendingMessage};
 pub use encrypt::{EncryptingWriter, MessageEncryptor, PlaintextLength};
 
 use crate::error::Error;
@@ -42,7 +42,7 @@ use crate::error::Error;
 pub(crate) fn io_error(e: Error) -> std::io::Error {
     let kind = match &e {
         Error::Io(io) => io.kind(),
-        Error::Truncated(_) => std::io::ErrorKind::UnexpectedEof,
+        Error::Truncated(_) | Error::EmptyMessage => std::io::ErrorKind::UnexpectedEof,
         Error::Config(_) | Error::LimitExceeded(_) => std::io::ErrorKind::InvalidInput,
         _ => std::io::ErrorKind::InvalidData,
     };

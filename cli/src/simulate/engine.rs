@@ -16,11 +16,11 @@ use anyhow::Context;
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sealbox::cmm::{DecryptionRequest, EncryptionRequest};
 use sealbox::{
     AlgorithmSuite, CachingCmm, Client, DecryptionMaterials, DefaultCmm, EncryptionContext,
     EncryptionMaterials, LruMaterialsCache, MaterialsManager, PlaintextLength,
 };
+use sealbox::{DecryptionRequest, EncryptionRequest};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -122,7 +122,7 @@ impl fmt::Display for CacheConfig {
                 if let Some(b) = t.max_bytes {
                     write!(f, " bytes {}", show_size(b))?;
                 }
-                if t.capacity != sealbox::cmm::DEFAULT_CACHE_CAPACITY {
+                if t.capacity != sealbox::DEFAULT_CACHE_CAPACITY {
                     write!(f, " cap {}", t.capacity)?;
                 }
                 if let Some(r) = t.refresh_ahead {
@@ -397,7 +397,7 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
             let mut b = CachingCmm::builder_with_keyring(Arc::clone(&keyring))
                 .max_age(t.max_age)
                 .partition("simulate")
-                .cache(Arc::new(LruMaterialsCache::new(t.capacity)?));
+                .cache(LruMaterialsCache::new(t.capacity)?);
             if let Some(m) = t.max_messages {
                 b = b.max_messages(m);
             }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use sealbox::format::{parse_header, HeaderLimits};
 use sealbox::{
-    Client, CommitmentPolicy, DefaultCmm, EncryptionContext, Keyring, MaterialsManager,
-    MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding,
+    Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext, Keyring,
+    MaterialsManager, MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm,
+    RsaPadding,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -137,7 +138,15 @@ async fn decrypt(client: &Client, case: &Case, message: &[u8]) -> anyhow::Result
         }
     };
     let out = match &case.reproduced {
-        Some(ec) => client.decrypt_with_context(&cmm, message, ec).await?,
+        Some(ec) => {
+            client
+                .decrypt_with(
+                    &cmm,
+                    message,
+                    &DecryptOptions::new().reproduced_context(ec.clone()),
+                )
+                .await?
+        }
         None => client.decrypt(&cmm, message).await?,
     };
     Ok(out.plaintext)

@@ -35,7 +35,7 @@ impl KmsClientSupplier for Client {
 ///
 /// ```no_run
 /// # async fn f() {
-/// use sealbox::keyring::kms::{KmsDiscoveryKeyring, RegionalClients};
+/// use sealbox::{KmsDiscoveryKeyring, RegionalClients};
 ///
 /// let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 /// let clients = RegionalClients::new(&aws_sdk_kms::Client::new(&config))

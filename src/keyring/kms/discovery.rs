@@ -29,7 +29,7 @@ impl DiscoveryFilter {
     /// Accept only keys of `accounts` in `partition` (`aws`, `aws-cn`, `aws-us-gov`, ...).
     ///
     /// ```
-    /// use sealbox::keyring::kms::DiscoveryFilter;
+    /// use sealbox::DiscoveryFilter;
     ///
     /// let filter = DiscoveryFilter::new("aws", ["111122223333"])?;
     /// # Ok::<(), sealbox::Error>(())
@@ -165,7 +165,7 @@ fn cannot_encrypt(label: &str) -> KeyringError {
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), sealbox::Error> {
-/// use sealbox::keyring::kms::{DiscoveryFilter, KmsDiscoveryKeyring};
+/// use sealbox::{DiscoveryFilter, KmsDiscoveryKeyring};
 ///
 /// let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 /// let keyring = KmsDiscoveryKeyring::new(aws_sdk_kms::Client::new(&config))
@@ -258,7 +258,7 @@ impl Keyring for KmsDiscoveryKeyring {
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), sealbox::Error> {
-/// use sealbox::keyring::kms::{DiscoveryFilter, KmsMrkDiscoveryKeyring};
+/// use sealbox::{DiscoveryFilter, KmsMrkDiscoveryKeyring};
 ///
 /// let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 /// let keyring = KmsMrkDiscoveryKeyring::new(aws_sdk_kms::Client::new(&config))?

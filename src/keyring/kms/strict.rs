@@ -267,7 +267,7 @@ decrypt calls `Decrypt` with the configured key ARN and checks that KMS answered
 
 ```no_run
 # async fn f() -> Result<(), sealbox::Error> {
-use sealbox::keyring::kms::KmsKeyring;
+use sealbox::KmsKeyring;
 use sealbox::{Client, DefaultCmm, EncryptionContext};
 
 let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -293,7 +293,7 @@ the client's region:
 
 ```no_run
 # async fn f() -> Result<(), sealbox::Error> {
-use sealbox::keyring::kms::KmsMrkKeyring;
+use sealbox::KmsMrkKeyring;
 
 let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
     .region(\"eu-west-1\")

@@ -7,13 +7,16 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::RngCore;
-use tokio::sync::watch;
 use tokio::time::Instant;
+
+mod flight;
+
+use flight::{Flight, Handed, Joinable, Outcome, Role};
 
 use super::DefaultCmm;
 use super::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
@@ -187,8 +190,10 @@ impl fmt::Debug for CachingCmmBuilder {
 impl CachingCmmBuilder {
     /// The cache to use, which other caching managers may share (default: a new
     /// [`LruMaterialsCache`] of [`DEFAULT_CACHE_CAPACITY`] entries for this manager alone).
-    pub fn cache(mut self, cache: Arc<dyn MaterialsCache>) -> Self {
-        self.cache = Some(cache);
+    /// Pass an `Arc` to keep a typed handle on it (an `Arc<LruMaterialsCache>` for its `len`,
+    /// `clear` and `capacity`, or an `Arc<dyn MaterialsCache>`).
+    pub fn cache(mut self, cache: impl MaterialsCache + 'static) -> Self {
+        self.cache = Some(Arc::new(cache));
         self
     }
 
@@ -212,7 +217,8 @@ impl CachingCmmBuilder {
         self
     }
 
-    /// The most plaintext bytes one data key encrypts: at most 2^63 - 1 (the default).
+    /// The most plaintext bytes one data key encrypts: 1 to 2^63 - 1 (the default). (Zero would
+    /// let only empty messages use the cache, so it is refused rather than silently bypassing.)
     pub fn max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
         self
@@ -248,22 +254,20 @@ impl CachingCmmBuilder {
                 self.max_messages
             )));
         }
-        if self.max_bytes > MAX_BYTES_LIMIT {
+        if !(1..=MAX_BYTES_LIMIT).contains(&self.max_bytes) {
             return Err(Error::Config(format!(
-                "the byte limit must be at most 2^63 - 1, not {}",
+                "the byte limit must be between 1 and 2^63 - 1, not {}",
                 self.max_bytes
             )));
         }
-        let refresh_after = match self.refresh_ahead {
-            None => None,
-            Some(grace) if grace.is_zero() || grace >= max_age => {
+        if let Some(grace) = self.refresh_ahead {
+            if grace.is_zero() || grace >= max_age {
                 return Err(Error::Config(format!(
                     "the refresh-ahead grace period ({grace:?}) must be more than zero and \
                      shorter than the maximum age ({max_age:?})"
-                )))
+                )));
             }
-            Some(grace) => Some(max_age - grace),
-        };
+        }
         let cache = match self.cache {
             Some(cache) => cache,
             None => Arc::new(LruMaterialsCache::new(DEFAULT_CACHE_CAPACITY)?),
@@ -272,7 +276,7 @@ impl CachingCmmBuilder {
         let mut limits = EntryLimits::new(max_age);
         limits.max_messages = self.max_messages;
         limits.max_bytes = self.max_bytes;
-        limits.refresh_after = refresh_after;
+        limits.refresh_ahead = self.refresh_ahead;
         Ok(CachingCmm {
             shared: Arc::new(Shared {
                 inner: self.inner,
@@ -367,26 +371,6 @@ impl fmt::Debug for CachingCmm {
             .field("limits", &self.shared.limits)
             .finish_non_exhaustive()
     }
-}
-
-/// Materials handed from a call to the requests that waited on it.
-#[derive(Clone)]
-enum Handed {
-    Encrypt(Arc<EncryptionMaterials>),
-    Decrypt(Arc<DecryptionMaterials>),
-}
-
-/// How an in-flight call ended, as its waiters see it.
-#[derive(Clone)]
-enum Outcome {
-    /// The call's materials, one copy for each waiter (the cache entry is charged for them).
-    Ready(Handed),
-    /// The call was not made after all (its caller found fresh materials): look again.
-    LookAgain,
-    /// The manager beneath chose a suite that must not be cached: call it yourself.
-    NotCacheable,
-    /// The call failed; each waiter gets a copy of this error.
-    Failed(Arc<Error>),
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -515,141 +499,7 @@ impl Op for DecryptOp<'_> {
     }
 }
 
-/// A call in flight that misses may join: what its waiters have taken of the materials it will
-/// bring, and where its outcome comes.
-struct Joinable {
-    /// The leader's charge plus every waiter's. Shared with the [`Flight`], which reads the
-    /// total when it stores the materials.
-    seats: Arc<Mutex<Usage>>,
-    rx: watch::Receiver<Option<Outcome>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // What these mutexes guard is consistent between statements; a panic elsewhere cannot
-    // corrupt it.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The right to call the manager beneath for one cache ID. Dropping it unfinished (the calling
-/// request was cancelled) closes the channel, and the waiters go back to the cache, where one
-/// of them takes over.
-struct Flight {
-    shared: Arc<Shared>,
-    id: CacheId,
-    seats: Arc<Mutex<Usage>>,
-    tx: Option<watch::Sender<Option<Outcome>>>,
-}
-
-impl Flight {
-    /// Take the call out of the joinable ones (unless a newer call for the same ID took its
-    /// place when it was full) and return the usage of its seats, final from now on.
-    fn close(&self) -> Usage {
-        let mut flights = self.shared.flights();
-        if flights
-            .get(&self.id)
-            .is_some_and(|j| Arc::ptr_eq(&j.seats, &self.seats))
-        {
-            flights.remove(&self.id);
-        }
-        *lock(&self.seats)
-    }
-
-    fn finish(self, outcome: Outcome) {
-        self.close();
-        self.send(outcome);
-    }
-
-    /// Tell the waiters how the call ended (after [`close`](Self::close)).
-    fn send(mut self, outcome: Outcome) {
-        if let Some(tx) = self.tx.take() {
-            tx.send_replace(Some(outcome));
-        }
-    }
-
-    /// Whether any request waits on this call.
-    fn has_waiters(&self) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.receiver_count() > 0)
-    }
-}
-
-impl Drop for Flight {
-    fn drop(&mut self) {
-        if self.tx.is_some() {
-            self.close();
-        }
-    }
-}
-
-enum Role {
-    Lead(Flight),
-    Wait(watch::Receiver<Option<Outcome>>),
-}
-
 impl Shared {
-    fn flights(&self) -> MutexGuard<'_, HashMap<CacheId, Joinable>> {
-        lock(&self.flights)
-    }
-
-    /// Join the call in flight for `id` if it has a seat for `charge` (any call will do for
-    /// requests without usage limits), or become the leader of a new one.
-    fn join_or_lead(self: &Arc<Self>, id: &CacheId, charge: Option<Usage>) -> Role {
-        let mut flights = self.flights();
-        if let Some(joinable) = flights.get(id) {
-            let mut seats = lock(&joinable.seats);
-            let taken = match charge {
-                None => Some(*seats),
-                Some(c) => seats
-                    .messages
-                    .checked_add(c.messages)
-                    .zip(seats.bytes.checked_add(c.bytes))
-                    .map(|(messages, bytes)| Usage { messages, bytes })
-                    .filter(|t| {
-                        t.messages <= self.limits.max_messages && t.bytes <= self.limits.max_bytes
-                    }),
-            };
-            if let Some(taken) = taken {
-                *seats = taken;
-                return Role::Wait(joinable.rx.clone());
-            }
-        }
-        // No call in flight, or its seats are all taken: a new call, which the next misses join
-        // (the full one goes on for its own waiters).
-        Role::Lead(self.lead(&mut flights, id, charge.unwrap_or_default()))
-    }
-
-    /// Lead a call for `id` unless one is in flight already (for a refresh ahead of expiry,
-    /// which charges nothing itself).
-    fn try_lead(self: &Arc<Self>, id: &CacheId) -> Option<Flight> {
-        let mut flights = self.flights();
-        if flights.contains_key(id) {
-            return None;
-        }
-        Some(self.lead(&mut flights, id, Usage::default()))
-    }
-
-    fn lead(
-        self: &Arc<Self>,
-        flights: &mut HashMap<CacheId, Joinable>,
-        id: &CacheId,
-        charge: Usage,
-    ) -> Flight {
-        let seats = Arc::new(Mutex::new(charge));
-        let (tx, rx) = watch::channel(None);
-        flights.insert(
-            *id,
-            Joinable {
-                seats: Arc::clone(&seats),
-                rx,
-            },
-        );
-        Flight {
-            shared: Arc::clone(self),
-            id: *id,
-            seats,
-            tx: Some(tx),
-        }
-    }
-
     async fn call<O: Op>(&self, op: &O) -> Result<O::Materials, Error> {
         bump(&self.counters.underlying_calls);
         op.fetch(self.inner.as_ref()).await
@@ -713,7 +563,15 @@ impl Shared {
                         .ok()
                         .and_then(|r| (*r).clone());
                     match outcome {
-                        Some(Outcome::Ready(handed)) => {
+                        Some(Outcome::Ready(handed, obtained_at)) => {
+                            // A call that took longer than `max_age` brings materials already
+                            // too old for a request that joined it: like an expired entry, they
+                            // are not served, and the waiter goes back to the cache (and calls,
+                            // or joins a newer call).
+                            let age = Instant::now().saturating_duration_since(obtained_at);
+                            if age > self.limits.max_age {
+                                continue;
+                            }
                             if let Some(m) = O::take(&handed) {
                                 bump(&self.counters.hits);
                                 return Ok(m);
@@ -745,7 +603,7 @@ impl Shared {
         let usage = flight.close();
         op.store(self, m, usage, obtained_at);
         if flight.has_waiters() {
-            flight.send(Outcome::Ready(O::hand(m)));
+            flight.send(Outcome::Ready(O::hand(m), obtained_at));
         } else {
             flight.send(Outcome::LookAgain);
         }

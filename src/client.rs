@@ -4,7 +4,7 @@ use zeroize::Zeroize;
 
 use crate::cmm::{check_no_reserved_keys, DecryptionRequest, EncryptionRequest, MaterialsManager};
 use crate::engine::{body_len, message_len_hint, Decryptor, Encryptor};
-use crate::error::Error;
+use crate::error::{ConfigError, Error, Limit};
 use crate::format::{
     parse_header, BodyParser, EncryptionContext, HeaderLimits, MessageHeader,
     DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
@@ -121,24 +121,24 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let c = self.client;
         if c.frame_length == 0 || c.frame_length > i32::MAX as u32 {
-            return Err(Error::Config(format!(
-                "frame length must be between 1 and 2^31 - 1, not {}",
-                c.frame_length
-            )));
+            return Err(Error::invalid(
+                "frame length",
+                format!("must be between 1 and 2^31 - 1, not {}", c.frame_length),
+            ));
         }
         if c.max_header_length == 0 {
-            return Err(Error::Config(
-                "the maximum header length must be at least 1".into(),
+            return Err(Error::invalid(
+                "maximum header length",
+                "must be at least 1",
             ));
         }
         if c.max_frame_length == Some(0) {
-            return Err(Error::Config(
-                "the maximum frame length must be at least 1".into(),
-            ));
+            return Err(Error::invalid("maximum frame length", "must be at least 1"));
         }
         if c.max_encrypted_data_keys == Some(0) {
-            return Err(Error::Config(
-                "the maximum number of encrypted data keys must be at least 1".into(),
+            return Err(Error::invalid(
+                "maximum number of encrypted data keys",
+                "must be at least 1",
             ));
         }
         if let Some(suite) = c.suite {
@@ -384,7 +384,7 @@ impl Client {
         // Every frame but the last is full; the last holds 0 to `fl` bytes.
         let regular = len.saturating_sub(1) / fl;
         if regular >= u32::MAX as usize {
-            return Err(Error::LimitExceeded("more than 2^32 - 1 frames".into()));
+            return Err(Error::LimitExceeded(Limit::FrameCount));
         }
         let mut header = Vec::with_capacity(256);
         let mut enc = Encryptor::start(materials, self.frame_length, &mut header)?;
@@ -598,10 +598,7 @@ impl Client {
         options: &DecryptOptions,
     ) -> Result<crate::materials::DecryptionMaterials, Error> {
         if options.unsigned_only && header.suite.signature().is_some() {
-            return Err(Error::Config(format!(
-                "unsigned-only decryption refuses a message signed with suite {}",
-                header.suite
-            )));
+            return Err(Error::Config(ConfigError::SignedMessage(header.suite)));
         }
         if !self.policy.allows_decrypt(header.suite) {
             return Err(Error::PolicyViolation {

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::crypto::{ct_eq, derive_keys, random_message_id, AeadKey, Signer, Verifier};
-use crate::error::Error;
+use crate::error::{ConfigError, ContextError, Error, Limit};
 use crate::format::{
     final_frame_prefix, frame_iv, regular_frame_prefix, write_encryption_context,
     write_header_body, EncryptionContext, Frame, FrameAads, FrameKind, MessageHeader,
@@ -150,7 +150,9 @@ impl Encryptor {
     ) -> Result<(), Error> {
         let len = plaintext.len();
         if len > self.frame_length() || (!last && len != self.frame_length()) {
-            return Err(Error::Config("frame of the wrong length".into()));
+            return Err(Error::Config(ConfigError::Internal(
+                "frame of the wrong length",
+            )));
         }
         let seq = self.sequence;
         let start = out.len();
@@ -176,7 +178,7 @@ impl Encryptor {
         }
         self.sequence = seq
             .checked_add(1)
-            .ok_or_else(|| Error::LimitExceeded("more than 2^32 - 1 frames".into()))?;
+            .ok_or_else(|| Error::LimitExceeded(Limit::FrameCount))?;
         Ok(())
     }
 
@@ -201,7 +203,9 @@ impl Encryptor {
             || (!last && len != self.frame_length())
             || frame.len() != prefix_len + len + 16
         {
-            return Err(Error::Config("frame of the wrong length".into()));
+            return Err(Error::Config(ConfigError::Internal(
+                "frame of the wrong length",
+            )));
         }
         if last {
             frame[..24].copy_from_slice(&final_frame_prefix(sequence, len as u32));
@@ -212,7 +216,7 @@ impl Encryptor {
         let (ct, tag) = frame[prefix_len..].split_at_mut(len);
         // The tag is sealed straight into the frame (exactly 16 bytes are left after `ct`).
         let tag = <&mut [u8; 16]>::try_from(tag)
-            .map_err(|_| Error::Config("frame of the wrong length".into()))?;
+            .map_err(|_| Error::Config(ConfigError::Internal("frame of the wrong length")))?;
         self.key
             .seal_from(&frame_iv(sequence), aad, plaintext, ct, tag);
         Ok(())
@@ -263,9 +267,7 @@ impl Decryptor {
         }
         for (k, v) in &header.encryption_context {
             if materials.encryption_context.get(k) != Some(v) {
-                return Err(Error::EncryptionContext(format!(
-                    "materials disagree with the message on {k:?}"
-                )));
+                return Err(Error::EncryptionContext(ContextError::Mismatch(k.clone())));
             }
         }
         let (key, commitment) =

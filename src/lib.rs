@@ -71,7 +71,10 @@ pub use cmm::{
     RESERVED_CONTEXT_PREFIX,
 };
 pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
-pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
+pub use error::{
+    BadContext, BoxError, ConfigError, ContextError, Error, KeyringError, Limit, Malformed,
+    UnwrapAttempt, UnwrapError,
+};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
 pub use keyring::hierarchy::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
 #[cfg(feature = "kms")]

@@ -116,7 +116,9 @@ pub fn stream_decrypt(
                     .into_inner()
                     .and_then(|i| i.downcast::<Error>().ok())
                     .map(|b| *b)
-                    .unwrap_or(Error::Config("I/O error without a sealbox error".into()));
+                    .unwrap_or_else(|| {
+                        Error::Io(std::io::Error::other("I/O error without a sealbox error"))
+                    });
                 // A failed reader stays failed.
                 assert!(
                     reader.read(&mut buf).is_err(),

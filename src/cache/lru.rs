@@ -72,9 +72,8 @@ enum Reason {
 impl LruMaterialsCache {
     /// A cache that holds at most `capacity` entries (at least 1).
     pub fn new(capacity: usize) -> Result<Self, Error> {
-        let capacity = NonZeroUsize::new(capacity).ok_or_else(|| {
-            Error::Config("a materials cache needs a capacity of at least 1".into())
-        })?;
+        let capacity = NonZeroUsize::new(capacity)
+            .ok_or_else(|| Error::invalid("materials cache capacity", "must be at least 1"))?;
         Ok(LruMaterialsCache {
             inner: Mutex::new(Inner {
                 entries: LruCache::new(capacity),

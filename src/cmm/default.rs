@@ -9,7 +9,7 @@ use super::{
     PUBLIC_KEY_CONTEXT_KEY,
 };
 use crate::crypto::{SigningKey, VerifyingKey};
-use crate::error::Error;
+use crate::error::{ContextError, Error};
 use crate::keyring::Keyring;
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 
@@ -96,9 +96,7 @@ impl MaterialsManager for DefaultCmm {
             for (k, v) in reproduced {
                 match ec.get(k) {
                     Some(stored) if stored != v => {
-                        return Err(Error::EncryptionContext(format!(
-                            "the message's value for {k:?} differs from the one supplied"
-                        )))
+                        return Err(Error::EncryptionContext(ContextError::Mismatch(k.clone())))
                     }
                     Some(_) => {}
                     None => {
@@ -112,13 +110,13 @@ impl MaterialsManager for DefaultCmm {
         let verifying_key = match (suite.signature(), ec.get(PUBLIC_KEY_CONTEXT_KEY)) {
             (Some(alg), Some(value)) => Some(VerifyingKey::from_base64(alg, value)?),
             (Some(_), None) => {
-                return Err(Error::EncryptionContext(format!(
-                    "signed suite {suite} but no {PUBLIC_KEY_CONTEXT_KEY} in the context"
+                return Err(Error::EncryptionContext(ContextError::MissingPublicKey(
+                    suite,
                 )))
             }
             (None, Some(_)) => {
-                return Err(Error::EncryptionContext(format!(
-                    "unsigned suite {suite} with a {PUBLIC_KEY_CONTEXT_KEY} in the context"
+                return Err(Error::EncryptionContext(ContextError::UnexpectedPublicKey(
+                    suite,
                 )))
             }
             (None, None) => None,

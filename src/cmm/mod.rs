@@ -12,7 +12,7 @@ pub use required_ec::RequiredEncryptionContextCmm;
 
 use async_trait::async_trait;
 
-use crate::error::Error;
+use crate::error::{ContextError, Error};
 use crate::format::{EncryptedDataKey, EncryptionContext};
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
@@ -123,8 +123,8 @@ impl<M: MaterialsManager + ?Sized> MaterialsManager for std::sync::Arc<M> {
 /// Reject caller-supplied context keys in the reserved namespace.
 pub(crate) fn check_no_reserved_keys(ec: &EncryptionContext) -> Result<(), Error> {
     match ec.keys().find(|k| k.starts_with(RESERVED_CONTEXT_PREFIX)) {
-        Some(k) => Err(Error::EncryptionContext(format!(
-            "key {k:?} uses the reserved prefix \"{RESERVED_CONTEXT_PREFIX}\""
+        Some(k) => Err(Error::EncryptionContext(ContextError::ReservedKey(
+            k.clone(),
         ))),
         None => Ok(()),
     }

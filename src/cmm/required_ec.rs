@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{DecryptionRequest, EncryptionRequest, MaterialsManager};
-use crate::error::Error;
+use crate::error::{ContextError, Error};
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 
 /// Makes some context keys required: they must be supplied on encrypt and again on decrypt, and
@@ -24,8 +24,9 @@ impl RequiredEncryptionContextCmm {
         required_keys: Vec<String>,
     ) -> Result<Self, Error> {
         if required_keys.is_empty() {
-            return Err(Error::Config(
-                "no required encryption context keys given".into(),
+            return Err(Error::invalid(
+                "required encryption context keys",
+                "none given",
             ));
         }
         Ok(RequiredEncryptionContextCmm {
@@ -43,8 +44,8 @@ impl MaterialsManager for RequiredEncryptionContextCmm {
     ) -> Result<EncryptionMaterials, Error> {
         for k in &self.required_keys {
             if !request.encryption_context.contains_key(k) {
-                return Err(Error::EncryptionContext(format!(
-                    "required key {k:?} is missing from the encryption context"
+                return Err(Error::EncryptionContext(ContextError::MissingRequiredKey(
+                    k.clone(),
                 )));
             }
         }
@@ -70,9 +71,9 @@ impl MaterialsManager for RequiredEncryptionContextCmm {
         let reproduced = request.reproduced_encryption_context.as_ref();
         for k in &self.required_keys {
             if !reproduced.is_some_and(|ec| ec.contains_key(k)) {
-                return Err(Error::EncryptionContext(format!(
-                    "required key {k:?} must be supplied to decrypt"
-                )));
+                return Err(Error::EncryptionContext(
+                    ContextError::RequiredKeyNotSupplied(k.clone()),
+                ));
             }
         }
         let mut materials = self.inner.decrypt_materials(request).await?;

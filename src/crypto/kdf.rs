@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 
 use super::backend::kdf::Prk;
 use super::AeadKey;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::suite::{AlgorithmSuite, Kdf};
 
 /// The hash under an HKDF.
@@ -37,7 +37,7 @@ pub(crate) fn derive_keys(
     let mut okm = Zeroizing::new([0u8; 32]);
     let mut info = [0u8; 2 + 32];
     info[..2].copy_from_slice(&suite.id().to_be_bytes());
-    let expand_err = |_| Error::Config("HKDF output length".into());
+    let expand_err = |_| Error::Config(ConfigError::Internal("HKDF output length"));
     match suite.kdf() {
         Kdf::Identity => Ok((AeadKey::new(data_key)?, None)),
         Kdf::HkdfSha256 | Kdf::HkdfSha384 => {

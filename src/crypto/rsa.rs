@@ -26,9 +26,10 @@ pub enum RsaPadding {
 /// Load a public key from PEM: SubjectPublicKeyInfo (`PUBLIC KEY`) or PKCS#1 (`RSA PUBLIC KEY`).
 pub(crate) fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, Error> {
     imp::public_key_from_pem(pem.trim()).map_err(|e| {
-        Error::Config(format!(
-            "not an RSA public key in PEM (SPKI or PKCS#1): {e}"
-        ))
+        Error::invalid(
+            "RSA public key",
+            format!("not an RSA public key in PEM (SPKI or PKCS#1): {e}"),
+        )
     })
 }
 
@@ -36,9 +37,10 @@ pub(crate) fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, Error> {
 pub(crate) fn private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, Error> {
     // Neither backend's error message can contain key material.
     imp::private_key_from_pem(pem.trim()).map_err(|e| {
-        Error::Config(format!(
-            "not an RSA private key in PEM (PKCS#8 or PKCS#1): {e}"
-        ))
+        Error::invalid(
+            "RSA private key",
+            format!("not an RSA private key in PEM (PKCS#8 or PKCS#1): {e}"),
+        )
     })
 }
 

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
 use super::backend::sign::{Hasher, SigningKeyInner, VerifyingKeyInner};
-use crate::error::Error;
+use crate::error::{ConfigError, ContextError, Error};
 use crate::suite::SignatureAlgorithm;
 
 /// A message signing key. The private scalar is wiped when the key is dropped; `Debug` prints no
@@ -42,8 +42,7 @@ pub struct VerifyingKey(VerifyingKeyInner);
 impl VerifyingKey {
     /// Parse the base64 compressed point of the context entry.
     pub fn from_base64(algorithm: SignatureAlgorithm, value: &str) -> Result<Self, Error> {
-        let bad =
-            || Error::EncryptionContext("aws-crypto-public-key is not a valid public key".into());
+        let bad = || Error::EncryptionContext(ContextError::InvalidPublicKey);
         let bytes = B64.decode(value).map_err(|_| bad())?;
         VerifyingKeyInner::from_sec1(algorithm, &bytes)
             .map(VerifyingKey)
@@ -77,7 +76,7 @@ impl Signer {
         self.key
             .0
             .sign_digest(self.hasher)
-            .ok_or_else(|| Error::Config("ECDSA signing failed".into()))
+            .ok_or_else(|| Error::Config(ConfigError::Internal("ECDSA signing failed")))
     }
 }
 

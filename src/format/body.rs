@@ -2,7 +2,7 @@
 
 use super::header::{ContentType, MessageHeader};
 use super::Reader;
-use crate::error::Error;
+use crate::error::{Error, Limit, Malformed};
 
 const FINAL_MARKER: u32 = 0xFFFF_FFFF;
 /// The largest non-framed body the format allows.
@@ -145,18 +145,15 @@ impl BodyParser {
                 let iv = r.array::<12>("body IV")?;
                 let len = r.u64("body length")?;
                 if len > MAX_NON_FRAMED_LEN {
-                    return Err(Error::malformed(
-                        "non-framed body is longer than 2^36 - 32 bytes",
-                    ));
+                    return Err(Error::Malformed(Malformed::NonFramedLength));
                 }
                 if len > self.max_non_framed_len {
-                    return Err(Error::LimitExceeded(format!(
-                        "non-framed body of {len} bytes exceeds the maximum of {}",
-                        self.max_non_framed_len
-                    )));
+                    return Err(Error::LimitExceeded(Limit::NonFramedLength {
+                        length: len,
+                        max: self.max_non_framed_len,
+                    }));
                 }
-                let len = usize::try_from(len)
-                    .map_err(|_| Error::LimitExceeded("body does not fit in memory".into()))?;
+                let len = usize::try_from(len).map_err(|_| Error::LimitExceeded(Limit::Memory))?;
                 let ciphertext = r.take(len, "body")?;
                 let tag = r.array::<16>("body tag")?;
                 Frame {
@@ -175,20 +172,20 @@ impl BodyParser {
                     (FrameKind::Regular, first)
                 };
                 if sequence != self.next_sequence {
-                    return Err(Error::malformed(format!(
-                        "frame sequence number {sequence}, expected {}",
-                        self.next_sequence
-                    )));
+                    return Err(Error::Malformed(Malformed::FrameSequence {
+                        found: sequence,
+                        expected: self.next_sequence,
+                    }));
                 }
                 let iv = r.array::<12>("frame IV")?;
                 let len = match kind {
                     FrameKind::Final => {
                         let len = r.u32("final frame length")?;
                         if len > self.frame_length {
-                            return Err(Error::malformed(format!(
-                                "final frame length {len} exceeds the frame length {}",
-                                self.frame_length
-                            )));
+                            return Err(Error::Malformed(Malformed::FinalFrameLength {
+                                length: len,
+                                frame_length: self.frame_length,
+                            }));
                         }
                         len
                     }
@@ -212,7 +209,7 @@ impl BodyParser {
             self.next_sequence = self
                 .next_sequence
                 .checked_add(1)
-                .ok_or_else(|| Error::malformed("more than 2^32 - 1 frames"))?;
+                .ok_or_else(|| Error::Malformed(Malformed::FrameCount))?;
         }
         Ok((frame, r.position()))
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{put_vec16, Reader};
-use crate::error::Error;
+use crate::error::{BadContext, ContextError, Error, Malformed};
 
 /// The encryption context: non-secret key-value pairs bound to a message.
 ///
@@ -30,8 +30,8 @@ pub(crate) fn write_encryption_context<'a>(
     if n == 0 {
         return Ok(());
     }
-    let count = u16::try_from(n)
-        .map_err(|_| Error::EncryptionContext(format!("{n} entries exceed the limit of 65535")))?;
+    let count =
+        u16::try_from(n).map_err(|_| Error::EncryptionContext(ContextError::TooManyEntries(n)))?;
     let start = out.len();
     out.extend_from_slice(&count.to_be_bytes());
     for (k, v) in entries {
@@ -39,9 +39,8 @@ pub(crate) fn write_encryption_context<'a>(
         put_vec16(out, v.as_bytes(), "an encryption context value")?;
     }
     if out.len() - start > u16::MAX as usize {
-        return Err(Error::EncryptionContext(format!(
-            "serialized size {} exceeds the limit of 65535 bytes",
-            out.len() - start
+        return Err(Error::EncryptionContext(ContextError::TooLong(
+            out.len() - start,
         )));
     }
     Ok(())
@@ -53,29 +52,29 @@ pub fn parse_encryption_context(bytes: &[u8]) -> Result<EncryptionContext, Error
     if bytes.is_empty() {
         return Ok(ec);
     }
-    let bad = |m: &str| Error::malformed(format!("encryption context: {m}"));
+    let bad = |why: BadContext| Error::Malformed(Malformed::EncryptionContext(why));
     let mut r = Reader::new(bytes);
     let count = r
         .u16("encryption context count")
-        .map_err(|_| bad("truncated"))?;
+        .map_err(|_| bad(BadContext::Truncated))?;
     if count == 0 {
-        return Err(bad("a non-empty serialization has zero entries"));
+        return Err(bad(BadContext::ZeroEntries));
     }
     for _ in 0..count {
         let k = r
             .vec16("encryption context key")
-            .map_err(|_| bad("truncated"))?;
+            .map_err(|_| bad(BadContext::Truncated))?;
         let v = r
             .vec16("encryption context value")
-            .map_err(|_| bad("truncated"))?;
-        let k = std::str::from_utf8(k).map_err(|_| bad("key is not UTF-8"))?;
-        let v = std::str::from_utf8(v).map_err(|_| bad("value is not UTF-8"))?;
+            .map_err(|_| bad(BadContext::Truncated))?;
+        let k = std::str::from_utf8(k).map_err(|_| bad(BadContext::NotUtf8))?;
+        let v = std::str::from_utf8(v).map_err(|_| bad(BadContext::NotUtf8))?;
         if ec.insert(k.to_owned(), v.to_owned()).is_some() {
-            return Err(bad("duplicate key"));
+            return Err(bad(BadContext::DuplicateKey));
         }
     }
     if r.remaining() != 0 {
-        return Err(bad("trailing bytes"));
+        return Err(bad(BadContext::TrailingBytes));
     }
     Ok(ec)
 }

@@ -2,7 +2,7 @@
 
 use super::context::{parse_encryption_context, EncryptionContext};
 use super::{put_vec16, Reader};
-use crate::error::Error;
+use crate::error::{ConfigError, Error, Limit, Malformed};
 use crate::suite::AlgorithmSuite;
 
 /// An encrypted data key: a data key wrapped by one master key.
@@ -40,7 +40,7 @@ impl EncryptedDataKey {
     fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let id = r.vec16("EDK provider ID")?;
         let provider_id = std::str::from_utf8(id)
-            .map_err(|_| Error::malformed("EDK provider ID is not UTF-8"))?
+            .map_err(|_| Error::Malformed(Malformed::ProviderId))?
             .to_owned();
         let provider_info = r.vec16("EDK provider info")?.to_vec();
         let ciphertext = r.vec16("EDK ciphertext")?.to_vec();
@@ -153,9 +153,9 @@ pub fn parse_header(input: &[u8], limits: &HeaderLimits) -> Result<(MessageHeade
     }
     let max = limits.max_header_length;
     match parse_header_within(&input[..input.len().min(max)], limits) {
-        Err(Error::Truncated(what)) if input.len() >= max => Err(Error::LimitExceeded(format!(
-            "header longer than the maximum of {max} bytes (at {what})"
-        ))),
+        Err(Error::Truncated(what)) if input.len() >= max => {
+            Err(Error::LimitExceeded(Limit::HeaderLength { max, at: what }))
+        }
         result => result,
     }
 }
@@ -167,29 +167,25 @@ fn parse_header_within(
     let mut r = Reader::new(input);
     let version = r.u8("header version")?;
     if version != 1 && version != 2 {
-        return Err(Error::malformed(format!(
-            "unknown message format version 0x{version:02X}"
-        )));
+        return Err(Error::Malformed(Malformed::Version(version)));
     }
     if version == 1 {
         let ty = r.u8("header type")?;
         if ty != 0x80 {
-            return Err(Error::malformed(format!("unknown message type 0x{ty:02X}")));
+            return Err(Error::Malformed(Malformed::MessageType(ty)));
         }
     }
     let suite_id = r.u16("algorithm suite")?;
     let suite = AlgorithmSuite::from_id(suite_id).ok_or(Error::UnsupportedSuite(suite_id))?;
     if suite.message_format_version() != version {
-        return Err(Error::malformed(format!(
-            "suite {suite} cannot appear in a version {version} message"
-        )));
+        return Err(Error::Malformed(Malformed::SuiteVersion { suite, version }));
     }
     let message_id = r.take(suite.message_id_len(), "message ID")?.to_vec();
     let ec_bytes = r.vec16("encryption context")?;
     let encryption_context = parse_encryption_context(ec_bytes)?;
     let edk_count = r.u16("EDK count")?;
     if edk_count == 0 {
-        return Err(Error::malformed("header has no encrypted data keys"));
+        return Err(Error::Malformed(Malformed::NoEncryptedDataKeys));
     }
     if let Some(max) = limits.max_encrypted_data_keys {
         if edk_count > max {
@@ -207,32 +203,32 @@ fn parse_header_within(
     let content_type = match r.u8("content type")? {
         1 => ContentType::NonFramed,
         2 => ContentType::Framed,
-        other => return Err(Error::malformed(format!("unknown content type {other}"))),
+        other => return Err(Error::Malformed(Malformed::ContentType(other))),
     };
     if version == 1 {
         if r.array::<4>("reserved field")? != [0; 4] {
-            return Err(Error::malformed("reserved field is not zero"));
+            return Err(Error::Malformed(Malformed::ReservedField));
         }
         let iv_len = r.u8("IV length")?;
         if iv_len != 12 {
-            return Err(Error::malformed(format!("IV length {iv_len} is not 12")));
+            return Err(Error::Malformed(Malformed::IvLength(iv_len)));
         }
     }
     let frame_length = r.u32("frame length")?;
     match content_type {
         ContentType::NonFramed if frame_length != 0 => {
-            return Err(Error::malformed("non-framed message with a frame length"))
+            return Err(Error::Malformed(Malformed::FrameLength { frame_length }))
         }
         ContentType::Framed if frame_length == 0 => {
-            return Err(Error::malformed("framed message with frame length 0"))
+            return Err(Error::Malformed(Malformed::FrameLength { frame_length }))
         }
         _ => {}
     }
     if frame_length > limits.max_frame_length {
-        return Err(Error::LimitExceeded(format!(
-            "frame length {frame_length} exceeds the maximum {}",
-            limits.max_frame_length
-        )));
+        return Err(Error::LimitExceeded(Limit::FrameLength {
+            length: frame_length,
+            max: limits.max_frame_length,
+        }));
     }
     let commitment = if suite.is_committing() {
         Some(r.array::<32>("key commitment")?)
@@ -308,14 +304,15 @@ pub(crate) fn write_header_body(
     out.extend_from_slice(&[0, 0]);
     write_context(out)?;
     let context_len = u16::try_from(out.len() - len_at - 2).map_err(|_| {
-        Error::LimitExceeded("the serialized encryption context is longer than 65535 bytes".into())
+        Error::LimitExceeded(Limit::FieldLength("the serialized encryption context"))
     })?;
     out[len_at..len_at + 2].copy_from_slice(&context_len.to_be_bytes());
     let count = u16::try_from(edks.len())
-        .map_err(|_| Error::LimitExceeded("more than 65535 encrypted data keys".into()))?;
+        .map_err(|_| Error::LimitExceeded(Limit::EncryptedDataKeyCount))?;
     if count == 0 {
-        return Err(Error::Config(
-            "materials carry no encrypted data key".into(),
+        return Err(Error::invalid(
+            "materials",
+            "they carry no encrypted data key",
         ));
     }
     out.extend_from_slice(&count.to_be_bytes());
@@ -325,8 +322,9 @@ pub(crate) fn write_header_body(
     out.push(2); // framed
     if suite.is_committing() {
         out.extend_from_slice(&frame_length.to_be_bytes());
-        let c = commitment
-            .ok_or_else(|| Error::Config("committing suite without commitment".into()))?;
+        let c = commitment.ok_or_else(|| {
+            Error::Config(ConfigError::Internal("committing suite without commitment"))
+        })?;
         out.extend_from_slice(c);
     } else {
         out.extend_from_slice(&[0, 0, 0, 0, 12]);

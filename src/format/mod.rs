@@ -16,7 +16,7 @@ pub use header::{
     MessageHeader, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
 };
 
-use crate::error::Error;
+use crate::error::{Error, Limit};
 
 /// A cursor over input bytes. Every read is bounds-checked and fails with [`Error::Truncated`].
 #[derive(Debug, Clone)]
@@ -77,9 +77,9 @@ impl<'a> Reader<'a> {
 }
 
 /// Append a u16 length prefix and the bytes; fails if they do not fit in a u16.
-pub(crate) fn put_vec16(out: &mut Vec<u8>, bytes: &[u8], what: &str) -> Result<(), Error> {
-    let n = u16::try_from(bytes.len())
-        .map_err(|_| Error::LimitExceeded(format!("{what} is longer than 65535 bytes")))?;
+pub(crate) fn put_vec16(out: &mut Vec<u8>, bytes: &[u8], what: &'static str) -> Result<(), Error> {
+    let n =
+        u16::try_from(bytes.len()).map_err(|_| Error::LimitExceeded(Limit::FieldLength(what)))?;
     out.extend_from_slice(&n.to_be_bytes());
     out.extend_from_slice(bytes);
     Ok(())

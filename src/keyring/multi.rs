@@ -30,8 +30,9 @@ impl MultiKeyring {
         children: Vec<Arc<dyn Keyring>>,
     ) -> Result<Self, Error> {
         if generator.is_none() && children.is_empty() {
-            return Err(Error::Config(
-                "a multi-keyring needs a generator or a child".into(),
+            return Err(Error::invalid(
+                "multi-keyring",
+                "needs a generator or a child",
             ));
         }
         Ok(MultiKeyring {

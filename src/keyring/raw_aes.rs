@@ -36,15 +36,16 @@ impl RawAesKeyring {
     /// `namespace` (the provider ID) and `name`. Namespaces starting with `aws-kms` are reserved.
     pub fn new(namespace: &str, name: &str, key: Zeroizing<Vec<u8>>) -> Result<Self, Error> {
         if namespace.starts_with("aws-kms") {
-            return Err(Error::Config(
-                "key namespaces starting with \"aws-kms\" are reserved for AWS KMS".into(),
+            return Err(Error::invalid(
+                "key namespace",
+                "namespaces starting with \"aws-kms\" are reserved for AWS KMS",
             ));
         }
         let key = AeadKey::new(&key).map_err(|_| {
-            Error::Config(format!(
-                "a raw AES wrapping key must be 16, 24 or 32 bytes, not {}",
-                key.len()
-            ))
+            Error::invalid(
+                "raw AES wrapping key",
+                format!("must be 16, 24 or 32 bytes, not {}", key.len()),
+            )
         })?;
         Ok(RawAesKeyring {
             label: format!("raw-aes {namespace}/{name}"),

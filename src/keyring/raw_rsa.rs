@@ -40,8 +40,9 @@ impl RawRsaKeyring {
     /// and [`with_private_key_pem`](Self::with_private_key_pem).
     pub fn new(namespace: &str, name: &str, padding: RsaPadding) -> Result<Self, Error> {
         if namespace.starts_with("aws-kms") {
-            return Err(Error::Config(
-                "key namespaces starting with \"aws-kms\" are reserved for AWS KMS".into(),
+            return Err(Error::invalid(
+                "key namespace",
+                "namespaces starting with \"aws-kms\" are reserved for AWS KMS",
             ));
         }
         Ok(RawRsaKeyring {
@@ -69,10 +70,9 @@ impl RawRsaKeyring {
     /// Derive the public key from the private key, explicitly. The ESDK specification forbids a
     /// keyring to do this on its own, so it happens only when asked.
     pub fn with_public_key_from_private(mut self) -> Result<Self, Error> {
-        let private = self
-            .private
-            .as_ref()
-            .ok_or_else(|| Error::Config("no private key to derive the public key from".into()))?;
+        let private = self.private.as_ref().ok_or_else(|| {
+            Error::invalid("RSA key", "no private key to derive the public key from")
+        })?;
         self.public = Some(public_from_private(private));
         Ok(self)
     }

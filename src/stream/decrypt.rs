@@ -10,7 +10,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::io_error;
 use crate::cmm::MaterialsManager;
 use crate::engine::Decryptor;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::format::{parse_header, BodyParser, FrameKind, MessageHeader};
 use crate::{Client, DecryptOptions};
 
@@ -191,14 +191,13 @@ impl DecryptCore {
         }
         match self.state {
             State::Done => Ok(Step::Ready),
-            State::Failed => Err(Error::Config(
-                "the stream failed earlier; nothing more is released".into(),
-            )),
+            State::Failed => Err(Error::Config(ConfigError::StreamState(
+                "the stream failed earlier; nothing more is released",
+            ))),
             State::Body => {
-                let decryptor = self
-                    .decryptor
-                    .as_mut()
-                    .ok_or_else(|| Error::Config("decryptor already finished".into()))?;
+                let decryptor = self.decryptor.as_mut().ok_or_else(|| {
+                    Error::Config(ConfigError::Internal("decryptor already finished"))
+                })?;
                 let (frame, n) = match self
                     .parser
                     .parse_next(&self.input[self.input_pos..self.input_end])
@@ -228,10 +227,9 @@ impl DecryptCore {
                 Ok(Step::Ready)
             }
             State::Footer => {
-                let decryptor = self
-                    .decryptor
-                    .take()
-                    .ok_or_else(|| Error::Config("decryptor already finished".into()))?;
+                let decryptor = self.decryptor.take().ok_or_else(|| {
+                    Error::Config(ConfigError::Internal("decryptor already finished"))
+                })?;
                 let footer = &self.input[self.input_pos..self.input_end];
                 // Parse the length first so a partial footer waits for more input.
                 if footer.len() < 2

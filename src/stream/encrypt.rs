@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::io_error;
 use crate::engine::Encryptor;
-use crate::error::Error;
+use crate::error::{ConfigError, Error, Limit};
 
 /// What the caller knows of the plaintext length before it starts. The caching materials manager
 /// charges data-key usage by it; without a length or a bound, the cache is bypassed.
@@ -104,15 +104,16 @@ impl EncryptCore {
     /// Take plaintext from `data`; call only when `out` is empty. Returns how much was taken
     /// (more than zero when `data` is not empty).
     fn absorb(&mut self, data: &[u8]) -> Result<usize, Error> {
-        let encryptor = self
-            .encryptor
-            .as_mut()
-            .ok_or_else(|| Error::Config("write after the message was finished".into()))?;
+        let encryptor = self.encryptor.as_mut().ok_or_else(|| {
+            Error::Config(ConfigError::StreamState(
+                "write after the message was finished",
+            ))
+        })?;
         if let Some(bound) = self.length.bound() {
             if self.written + data.len() as u64 > bound {
-                return Err(Error::Config(format!(
-                    "more plaintext than the declared length of {bound} bytes"
-                )));
+                return Err(Error::LimitExceeded(Limit::DeclaredLength {
+                    declared: bound,
+                }));
             }
         }
         if data.is_empty() {
@@ -145,10 +146,10 @@ impl EncryptCore {
         };
         if let PlaintextLength::Exact(n) = self.length {
             if self.written != n {
-                return Err(Error::Config(format!(
-                    "{} bytes written, but the declared length was {n}",
-                    self.written
-                )));
+                return Err(Error::Config(ConfigError::ShortStream {
+                    written: self.written,
+                    declared: n,
+                }));
             }
         }
         encryptor.frame(&self.pending, true, &mut self.out)?;

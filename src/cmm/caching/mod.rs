@@ -234,38 +234,40 @@ impl CachingCmmBuilder {
 
     /// Check the configuration and build the manager.
     pub fn build(self) -> Result<CachingCmm, Error> {
-        let max_age = self.max_age.ok_or_else(|| {
-            Error::Config("a caching materials manager needs a maximum age".into())
-        })?;
+        let max_age = self
+            .max_age
+            .ok_or_else(|| Error::invalid("max_age", "a caching materials manager needs one"))?;
         if max_age.is_zero() {
-            return Err(Error::Config(
-                "the maximum age must be more than zero".into(),
-            ));
+            return Err(Error::invalid("max_age", "must be more than zero"));
         }
         // Far beyond any sensible age, and keeps `obtained_at + max_age` representable.
         if max_age > Duration::from_secs(100 * 365 * 24 * 3600) {
-            return Err(Error::Config(format!(
-                "a maximum age of {max_age:?} is longer than a hundred years"
-            )));
+            return Err(Error::invalid(
+                "max_age",
+                format!("{max_age:?} is longer than a hundred years"),
+            ));
         }
         if !(1..=MAX_MESSAGES_LIMIT).contains(&self.max_messages) {
-            return Err(Error::Config(format!(
-                "the message limit must be between 1 and 2^32, not {}",
-                self.max_messages
-            )));
+            return Err(Error::invalid(
+                "max_messages",
+                format!("must be between 1 and 2^32, not {}", self.max_messages),
+            ));
         }
         if !(1..=MAX_BYTES_LIMIT).contains(&self.max_bytes) {
-            return Err(Error::Config(format!(
-                "the byte limit must be between 1 and 2^63 - 1, not {}",
-                self.max_bytes
-            )));
+            return Err(Error::invalid(
+                "max_bytes",
+                format!("must be between 1 and 2^63 - 1, not {}", self.max_bytes),
+            ));
         }
         if let Some(grace) = self.refresh_ahead {
             if grace.is_zero() || grace >= max_age {
-                return Err(Error::Config(format!(
-                    "the refresh-ahead grace period ({grace:?}) must be more than zero and \
-                     shorter than the maximum age ({max_age:?})"
-                )));
+                return Err(Error::invalid(
+                    "refresh_ahead",
+                    format!(
+                        "the grace period ({grace:?}) must be more than zero and shorter than \
+                         the maximum age ({max_age:?})"
+                    ),
+                ));
             }
         }
         let cache = match self.cache {
@@ -661,9 +663,9 @@ fn replicate(e: &Error) -> Error {
             count: *count,
             max: *max,
         },
-        Error::LimitExceeded(m) => Error::LimitExceeded(m.clone()),
-        Error::EncryptionContext(m) => Error::EncryptionContext(m.clone()),
-        Error::Config(m) => Error::Config(m.clone()),
+        Error::LimitExceeded(l) => Error::LimitExceeded(l.clone()),
+        Error::EncryptionContext(c) => Error::EncryptionContext(c.clone()),
+        Error::Config(c) => Error::Config(c.clone()),
         Error::Malformed(m) => Error::Malformed(m.clone()),
         Error::UnsupportedSuite(id) => Error::UnsupportedSuite(*id),
         Error::NoDataKey(u) => {

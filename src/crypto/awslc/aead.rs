@@ -22,10 +22,10 @@ impl AeadKey {
             16 => &AES_128_GCM,
             24 => &AES_192_GCM,
             32 => &AES_256_GCM,
-            n => return Err(Error::Config(format!("invalid AES key length {n}"))),
+            n => return Err(Error::invalid("AES key", format!("invalid length {n}"))),
         };
         let key = UnboundKey::new(algorithm, key)
-            .map_err(|_| Error::Config(format!("invalid AES key length {}", key.len())))?;
+            .map_err(|_| Error::invalid("AES key", format!("invalid length {}", key.len())))?;
         Ok(AeadKey(LessSafeKey::new(key)))
     }
 

@@ -40,12 +40,12 @@ impl std::fmt::Debug for AeadKey {
 
 impl AeadKey {
     pub(crate) fn new(key: &[u8]) -> Result<Self, Error> {
-        let bad = |_| Error::Config(format!("invalid AES key length {}", key.len()));
+        let bad = |_| Error::invalid("AES key", format!("invalid length {}", key.len()));
         Ok(match key.len() {
             16 => AeadKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?)),
             24 => AeadKey::Aes192(Box::new(Aes192Gcm::new_from_slice(key).map_err(bad)?)),
             32 => AeadKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?)),
-            n => return Err(Error::Config(format!("invalid AES key length {n}"))),
+            n => return Err(Error::invalid("AES key", format!("invalid length {n}"))),
         })
     }
 

@@ -41,8 +41,9 @@ impl DiscoveryFilter {
     {
         let accounts: BTreeSet<String> = accounts.into_iter().map(Into::into).collect();
         if partition.is_empty() || accounts.is_empty() || accounts.iter().any(String::is_empty) {
-            return Err(Error::Config(
-                "a discovery filter needs a partition and at least one account, none empty".into(),
+            return Err(Error::invalid(
+                "discovery filter",
+                "needs a partition and at least one account, none empty",
             ));
         }
         Ok(DiscoveryFilter {
@@ -289,10 +290,10 @@ impl KmsMrkDiscoveryKeyring {
             .config()
             .region()
             .ok_or_else(|| {
-                Error::Config(
+                Error::invalid(
+                    "KMS client",
                     "the MRK discovery keyring decrypts in its client's region, and the KMS \
-                     client has no region configured"
-                        .into(),
+                     client has no region configured",
                 )
             })?
             .to_string();

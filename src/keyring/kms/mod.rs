@@ -162,12 +162,15 @@ fn edk_arn(edk: &EncryptedDataKey) -> Result<(&str, KmsArn), Skip> {
 /// Reject a configured key ID that is not a key ARN, saying why an ARN is needed.
 fn require_key_arn(keyring: &str, key_id: &str) -> Result<KmsArn, Error> {
     KmsArn::parse_key(key_id).map_err(|why| {
-        Error::Config(format!(
-            "{keyring}: {why}. This keyring needs the full key ARN, because on decrypt it \
+        Error::invalid(
+            "KMS key ID",
+            format!(
+                "{keyring}: {why}. This keyring needs the full key ARN, because on decrypt it \
              recognizes its encrypted data keys by the key ARN that KMS recorded in them; \
              a key ID or alias would never match. To decrypt without naming the key, use \
              KmsDiscoveryKeyring"
-        ))
+            ),
+        )
     })
 }
 

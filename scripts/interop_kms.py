@@ -7,8 +7,8 @@ Usage:
     interop_kms.py decrypt DIR --key-arn ARN              decrypt every DIR/*.ct, compare with .pt
 
 The KMS endpoint is AWS_ENDPOINT_URL, which must be a loopback URL (moto_server started by
-scripts/test): this script refuses to talk to anything else. Credentials and region come from the
-usual environment variables (scripts/test sets dummy ones).
+scripts/kms): this script refuses to talk to anything else. Credentials and region come from the
+usual environment variables (scripts/kms sets dummy ones).
 
 The Python side uses StrictAwsKmsMasterKeyProvider (and, on decrypt, also
 DiscoveryAwsKmsMasterKeyProvider with a discovery filter on the key's account). Messages carry the

@@ -14,7 +14,9 @@ use sealbox::{
     EncryptedDataKey, EncryptionContext, Error, Keyring, KeyringError, Limit, MultiKeyring,
     PendingMessage, RawAesKeyring, UnwrapError,
 };
-use zeroize::Zeroizing;
+
+mod common;
+use common::{client_for, reader, sealbox_error, stream_decrypt, vector_aes, vector_keyring};
 
 /// A keyring that counts how often it is asked to unwrap.
 #[derive(Debug)]
@@ -45,23 +47,6 @@ impl Keyring for Counting {
     }
 }
 
-/// The raw AES keys of the ESDK test vectors (bytes 00..09 10..19 20..29 30 31).
-fn vector_key(bits: usize) -> Zeroizing<Vec<u8>> {
-    let all: Vec<u8> = (0u8..4)
-        .flat_map(|tens| (0u8..10).map(move |ones| tens * 16 + ones))
-        .collect();
-    Zeroizing::new(all[..bits / 8].to_vec())
-}
-
-fn vector_aes(bits: usize) -> RawAesKeyring {
-    RawAesKeyring::new(
-        "aws-raw-vectors-persistant",
-        &format!("aes-{bits}"),
-        vector_key(bits),
-    )
-    .unwrap()
-}
-
 /// A materials manager over the vector AES-256 key that counts unwrap calls.
 fn counting_cmm() -> (DefaultCmm, Arc<AtomicUsize>) {
     let unwraps = Arc::new(AtomicUsize::new(0));
@@ -74,33 +59,7 @@ fn counting_cmm() -> (DefaultCmm, Arc<AtomicUsize>) {
 
 /// Reads every vector key, to decrypt the committed test vectors.
 fn vector_cmm() -> DefaultCmm {
-    let all: Vec<Arc<dyn Keyring>> = vec![
-        Arc::new(vector_aes(128)),
-        Arc::new(vector_aes(192)),
-        Arc::new(vector_aes(256)),
-    ];
-    DefaultCmm::new(MultiKeyring::new(None, all).unwrap())
-}
-
-fn encrypting_client(suite: AlgorithmSuite, frame_length: u32) -> Client {
-    Client::builder()
-        .commitment_policy(if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        })
-        .algorithm_suite(suite)
-        .frame_length(frame_length)
-        .build()
-        .unwrap()
-}
-
-/// Decrypts every suite.
-fn reader() -> Client {
-    Client::builder()
-        .commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
-        .build()
-        .unwrap()
+    DefaultCmm::new(vector_keyring())
 }
 
 fn data(len: usize) -> Vec<u8> {
@@ -109,23 +68,6 @@ fn data(len: usize) -> Vec<u8> {
 
 fn ctx() -> EncryptionContext {
     [("purpose".to_string(), "hostile".to_string())].into()
-}
-
-/// Hands out its input `step` bytes at a time and counts what it handed out.
-struct Trickle<'a> {
-    data: &'a [u8],
-    step: usize,
-    served: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.step).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        self.served += n;
-        Ok(n)
-    }
 }
 
 /// An endless source: `prefix`, then zeros; counts what it handed out.
@@ -146,44 +88,7 @@ impl Read for Endless {
 }
 
 fn unwrap_sealbox(e: std::io::Error) -> Error {
-    e.into_inner()
-        .and_then(|i| i.downcast::<Error>().ok())
-        .map(|b| *b)
-        .expect("a sealbox error inside the io::Error")
-}
-
-/// Decrypt through the blocking stream, `step` bytes per read; what was released, and the result.
-async fn stream(
-    client: &Client,
-    cmm: &DefaultCmm,
-    message: &[u8],
-    step: usize,
-) -> (Vec<u8>, Result<(), Error>) {
-    let source = Trickle {
-        data: message,
-        step,
-        served: 0,
-    };
-    let pending = match PendingMessage::read(client, source) {
-        Ok(p) => p,
-        Err(e) => return (Vec::new(), Err(e)),
-    };
-    let mut reader = match pending.decrypt(client, cmm, &DecryptOptions::new()).await {
-        Ok(r) => r,
-        Err(e) => return (Vec::new(), Err(e)),
-    };
-    let mut out = Vec::new();
-    let mut buf = [0u8; 300];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => {
-                assert!(reader.is_verified());
-                return (out, Ok(()));
-            }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) => return (out, Err(unwrap_sealbox(e))),
-        }
-    }
+    sealbox_error(e).expect("a sealbox error inside the io::Error")
 }
 
 /// Where a message's parts lie, to say how much plaintext a stream may release before a given
@@ -255,7 +160,7 @@ async fn assault(
     let layout = Layout::of(message, plaintext.len());
     let decrypted = client.decrypt(cmm, message).await.unwrap();
     assert_eq!(decrypted.plaintext, plaintext, "{name}: intact message");
-    let (out, result) = stream(client, cmm, message, 97).await;
+    let (out, result) = stream_decrypt(client, cmm, message, 97).await;
     result.unwrap();
     assert_eq!(out, plaintext, "{name}: intact stream");
 
@@ -269,7 +174,7 @@ async fn assault(
             client.decrypt(cmm, &message[..cut]).await.is_err(),
             "{what}"
         );
-        let (out, result) = stream(client, cmm, &message[..cut], 1 + cut % 61).await;
+        let (out, result) = stream_decrypt(client, cmm, &message[..cut], 1 + cut % 61).await;
         assert!(result.is_err(), "{what}: stream succeeded");
         check_stream_release(&out, plaintext, layout.releasable_before(cut), &what);
         cases += 1;
@@ -283,7 +188,7 @@ async fn assault(
         let what = format!("{name}: bit {bit} (byte {byte}) flipped");
         flipped[byte] ^= mask;
         assert!(client.decrypt(cmm, &flipped).await.is_err(), "{what}");
-        let (out, result) = stream(client, cmm, &flipped, 1 + bit % 509).await;
+        let (out, result) = stream_decrypt(client, cmm, &flipped, 1 + bit % 509).await;
         assert!(result.is_err(), "{what}: stream succeeded");
         check_stream_release(&out, plaintext, layout.releasable_before(byte), &what);
         flipped[byte] ^= mask;
@@ -299,14 +204,14 @@ async fn every_cut_and_bit_flip_fails_in_every_suite() {
     for suite in AlgorithmSuite::ALL {
         // Three regular frames and a short final frame.
         let plaintext = data(3 * 64 + 13);
-        let message = encrypting_client(suite, 64)
+        let message = client_for(suite, 64)
             .encrypt(&cmm, &plaintext, &ctx())
             .await
             .unwrap();
         let name = suite.to_string();
         cases += assault(&reader(), &cmm, &message, &plaintext, &name, 0..0).await;
         // An empty message: one empty final frame.
-        let message = encrypting_client(suite, 64)
+        let message = client_for(suite, 64)
             .encrypt(&cmm, b"", &EncryptionContext::new())
             .await
             .unwrap();
@@ -356,7 +261,7 @@ async fn trailing_bytes_fail() {
     let (cmm, _) = counting_cmm();
     for suite in AlgorithmSuite::ALL {
         let plaintext = data(100);
-        let mut message = encrypting_client(suite, 64)
+        let mut message = client_for(suite, 64)
             .encrypt(&cmm, &plaintext, &ctx())
             .await
             .unwrap();
@@ -368,7 +273,7 @@ async fn trailing_bytes_fail() {
                 matches!(e, Error::TrailingBytes(n) if n == extra.len()),
                 "{suite}: {e}"
             );
-            let (out, result) = stream(&reader(), &cmm, &message, 1000).await;
+            let (out, result) = stream_decrypt(&reader(), &cmm, &message, 1000).await;
             let e = result.unwrap_err();
             assert!(matches!(e, Error::TrailingBytes(_)), "{suite}: {e}");
             // Everything had verified; the extra bytes only make the end of stream an error.
@@ -531,7 +436,7 @@ async fn streams_refuse_frames_over_their_limit_and_one_shot_does_not_need_to() 
         .max_frame_length(big)
         .build()
         .unwrap();
-    let (out, result) = stream(&raised, &cmm, &message, 4096).await;
+    let (out, result) = stream_decrypt(&raised, &cmm, &message, 4096).await;
     result.unwrap();
     assert_eq!(out, b"tiny");
     // Lowered, one-shot decryption refuses it too, before any keyring call.
@@ -709,7 +614,7 @@ async fn fuzz_seeds_and_regressions_replay() {
     for (name, message, step) in all {
         let _ = parse_header(&message, &HeaderLimits::default());
         let one_shot = client.decrypt(&cmm, &message).await;
-        let (out, result) = stream(&client, &cmm, &message, step).await;
+        let (out, result) = stream_decrypt(&client, &cmm, &message, step).await;
         match (&one_shot, &result) {
             (Ok(d), Ok(())) => {
                 assert!(out == d.plaintext, "{name}: stream and one-shot disagree");

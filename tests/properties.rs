@@ -2,10 +2,11 @@
 //! flipped bit or any truncation makes decryption fail.
 
 use proptest::prelude::*;
-use sealbox::{
-    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EncryptionContext, RawAesKeyring,
-};
+use sealbox::{AlgorithmSuite, DefaultCmm, EncryptionContext, RawAesKeyring};
 use zeroize::Zeroizing;
+
+mod common;
+use common::client_for;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -15,20 +16,6 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn cmm() -> DefaultCmm {
     DefaultCmm::new(RawAesKeyring::new("prop", "key", Zeroizing::new(vec![42; 32])).unwrap())
-}
-
-fn client(suite: AlgorithmSuite, frame_length: u32) -> Client {
-    let policy = if suite.is_committing() {
-        CommitmentPolicy::RequireEncryptAllowDecrypt
-    } else {
-        CommitmentPolicy::ForbidEncryptAllowDecrypt
-    };
-    Client::builder()
-        .commitment_policy(policy)
-        .algorithm_suite(suite)
-        .frame_length(frame_length)
-        .build()
-        .unwrap()
 }
 
 fn suite() -> impl Strategy<Value = AlgorithmSuite> {
@@ -63,7 +50,7 @@ proptest! {
         ec in context(),
     ) {
         let rt = runtime();
-        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let (cmm, client) = (cmm(), client_for(suite, frame_length));
         let message = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
         let out = rt.block_on(client.decrypt(&cmm, &message)).unwrap();
         prop_assert_eq!(out.plaintext, plaintext);
@@ -84,7 +71,7 @@ proptest! {
         ec in context(),
     ) {
         let rt = runtime();
-        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let (cmm, client) = (cmm(), client_for(suite, frame_length));
         let mut buffer = plaintext.clone();
         rt.block_on(client.encrypt_in_place(&cmm, &ec, &mut buffer)).unwrap();
         let copied = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
@@ -98,7 +85,7 @@ proptest! {
     #[test]
     fn any_flipped_bit_fails((suite, frame_length, plaintext, ec) in message(), bit in any::<prop::sample::Index>()) {
         let rt = runtime();
-        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let (cmm, client) = (cmm(), client_for(suite, frame_length));
         let mut message = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
         let i = bit.index(message.len() * 8);
         message[i / 8] ^= 1 << (i % 8);
@@ -109,7 +96,7 @@ proptest! {
     #[test]
     fn any_truncation_fails((suite, frame_length, plaintext, ec) in message(), cut in any::<prop::sample::Index>()) {
         let rt = runtime();
-        let (cmm, client) = (cmm(), client(suite, frame_length));
+        let (cmm, client) = (cmm(), client_for(suite, frame_length));
         let message = rt.block_on(client.encrypt(&cmm, &plaintext, &ec)).unwrap();
         let len = cut.index(message.len());
         let result = rt.block_on(client.decrypt(&cmm, &message[..len]));

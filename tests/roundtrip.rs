@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use sealbox::{
-    AlgorithmSuite, Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext, Error,
-    Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding,
+    AlgorithmSuite, Client, DecryptOptions, DefaultCmm, EncryptionContext, Error, Keyring,
+    MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding,
 };
 use zeroize::Zeroizing;
+
+mod common;
+use common::client_for;
 
 fn aes(name: &str, byte: u8) -> RawAesKeyring {
     RawAesKeyring::new("ns", name, Zeroizing::new(vec![byte; 32])).unwrap()
@@ -17,20 +20,6 @@ fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-fn client_for(suite: AlgorithmSuite, frame_length: u32) -> Client {
-    let policy = if suite.is_committing() {
-        CommitmentPolicy::RequireEncryptRequireDecrypt
-    } else {
-        CommitmentPolicy::ForbidEncryptAllowDecrypt
-    };
-    Client::builder()
-        .commitment_policy(policy)
-        .algorithm_suite(suite)
-        .frame_length(frame_length)
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]

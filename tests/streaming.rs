@@ -4,27 +4,17 @@
 use std::io::{Read, Write};
 
 use sealbox::{
-    AlgorithmSuite, Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext, Error,
-    PendingMessage, PlaintextLength, RawAesKeyring,
+    AlgorithmSuite, Client, DecryptOptions, DefaultCmm, EncryptionContext, Error, PendingMessage,
+    PlaintextLength, RawAesKeyring,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
+mod common;
+use common::client_for;
+
 fn cmm() -> DefaultCmm {
     DefaultCmm::new(RawAesKeyring::new("ns", "k", Zeroizing::new(vec![5; 32])).unwrap())
-}
-
-fn client(suite: AlgorithmSuite, frame_length: u32) -> Client {
-    Client::builder()
-        .commitment_policy(if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        })
-        .algorithm_suite(suite)
-        .frame_length(frame_length)
-        .build()
-        .unwrap()
 }
 
 fn data(len: usize) -> Vec<u8> {
@@ -100,7 +90,7 @@ async fn std_streams_round_trip_and_agree_with_one_shot() {
         AlgorithmSuite::Aes128GcmHkdfSha256EcdsaP256,
         AlgorithmSuite::Aes192GcmNoKdf,
     ] {
-        let client = client(suite, 4096);
+        let client = client_for(suite, 4096);
         let plaintext = data(3 * 1024 * 1024 + 123);
         let message = encrypt_std(&client, &plaintext, PlaintextLength::Unknown).await;
         let (out, result) = decrypt_std(&client, &message, DecryptOptions::new()).await;
@@ -120,7 +110,7 @@ async fn std_streams_round_trip_and_agree_with_one_shot() {
 
 #[tokio::test]
 async fn tokio_streams_round_trip() {
-    let client = client(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 1000);
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 1000);
     let plaintext = data(2 * 1024 * 1024 + 1);
     let enc = client
         .encryptor(
@@ -165,7 +155,7 @@ async fn empty_and_exact_multiple_messages() {
         (AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 512),
         (AlgorithmSuite::Aes256GcmHkdfSha512Commit, 2048),
     ] {
-        let client = client(suite, 512);
+        let client = client_for(suite, 512);
         let plaintext = data(len);
         let message = encrypt_std(&client, &plaintext, PlaintextLength::AtMost(4096)).await;
         let (out, result) = decrypt_std(&client, &message, DecryptOptions::new()).await;
@@ -183,7 +173,7 @@ async fn every_truncation_fails_without_extra_plaintext() {
         AlgorithmSuite::Aes256GcmHkdfSha512Commit,
     ] {
         let fl = 64usize;
-        let client = client(suite, fl as u32);
+        let client = client_for(suite, fl as u32);
         let plaintext = data(1000);
         let message = encrypt_std(&client, &plaintext, PlaintextLength::Unknown).await;
         let header_len = PendingMessage::read(&client, &message[..])
@@ -221,7 +211,7 @@ async fn every_truncation_fails_without_extra_plaintext() {
 
 #[tokio::test]
 async fn signed_final_frame_is_withheld_until_the_signature_verifies() {
-    let client = client(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 100);
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 100);
     let plaintext = data(1050);
     let mut message = encrypt_std(&client, &plaintext, PlaintextLength::Unknown).await;
     let last = message.len() - 5;
@@ -237,13 +227,13 @@ async fn signed_final_frame_is_withheld_until_the_signature_verifies() {
 
 #[tokio::test]
 async fn unsigned_only_refuses_signed_messages_before_unwrapping() {
-    let signed = client(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 4096);
+    let signed = client_for(AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384, 4096);
     let message = encrypt_std(&signed, b"x", PlaintextLength::Unknown).await;
     let (out, result) =
         decrypt_std(&signed, &message, DecryptOptions::new().unsigned_only(true)).await;
     assert!(out.is_empty());
     assert!(result.unwrap_err().contains("unsigned-only"));
-    let unsigned = client(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 4096);
+    let unsigned = client_for(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 4096);
     let message = encrypt_std(&unsigned, b"x", PlaintextLength::Unknown).await;
     let (out, result) = decrypt_std(
         &unsigned,
@@ -257,7 +247,7 @@ async fn unsigned_only_refuses_signed_messages_before_unwrapping() {
 
 #[tokio::test]
 async fn trailing_bytes_and_tampered_frames_fail() {
-    let client = client(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
     let plaintext = data(300);
     let mut message = encrypt_std(&client, &plaintext, PlaintextLength::Unknown).await;
     message.push(0);
@@ -273,7 +263,7 @@ async fn trailing_bytes_and_tampered_frames_fail() {
 
 #[tokio::test]
 async fn declared_lengths_are_enforced() {
-    let client = client(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
     let enc = client
         .encryptor(&cmm(), &ctx(), PlaintextLength::Exact(10))
         .await
@@ -302,7 +292,7 @@ async fn streams_charge_the_cache_by_declared_length() {
         .max_bytes(1000)
         .build()
         .unwrap();
-    let client = client(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512Commit, 64);
     for length in [PlaintextLength::Exact(400), PlaintextLength::AtMost(400)] {
         let enc = client.encryptor(&cmm, &ctx(), length).await.unwrap();
         let mut w = enc.into_writer(Vec::new());

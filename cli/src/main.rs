@@ -108,11 +108,9 @@ fn main() -> ExitCode {
         // A runtime of its own: the simulation runs on a paused clock.
         Command::Simulate(args) => simulate::run(&args),
         Command::Vectors { command } => match command {
-            VectorsCommand::Decrypt { manifest } => {
-                runtime.block_on(vectors::decrypt::run(&manifest))
-            }
+            VectorsCommand::Decrypt { manifest } => runtime.block_on(vectors::decrypt(&manifest)),
             VectorsCommand::Encrypt { manifest, outdir } => {
-                runtime.block_on(vectors::encrypt::run(&manifest, &outdir))
+                runtime.block_on(vectors::encrypt(&manifest, &outdir))
             }
         },
     };

@@ -6,8 +6,8 @@
 use std::io::Write;
 
 use libfuzzer_sys::{arbitrary, fuzz_target};
-use sealbox::{AlgorithmSuite, Client, CommitmentPolicy, EncryptionContext, PlaintextLength};
-use sealbox_fuzz::{cmm, decrypt_client, runtime, stream_decrypt};
+use sealbox::{AlgorithmSuite, EncryptionContext, PlaintextLength};
+use sealbox_fuzz::{client_for, cmm, decrypt_client, runtime, stream_decrypt};
 
 #[derive(Debug, arbitrary::Arbitrary)]
 struct Input {
@@ -24,16 +24,7 @@ struct Input {
 fuzz_target!(|input: Input| {
     let suite = AlgorithmSuite::ALL[input.suite as usize % AlgorithmSuite::ALL.len()];
     let frame_length = u32::from(input.frame_length % 2048) + 1;
-    let client = Client::builder()
-        .commitment_policy(if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        })
-        .algorithm_suite(suite)
-        .frame_length(frame_length)
-        .build()
-        .expect("valid configuration");
+    let client = client_for(suite, frame_length);
     let context: EncryptionContext = input
         .context
         .into_iter()

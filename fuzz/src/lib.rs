@@ -1,46 +1,19 @@
 //! What the fuzz targets share: a fixed keyring (the raw AES keys of the ESDK test vectors, so
 //! that seed messages from the vector sets decrypt), clients, and a runtime to drive the
-//! asynchronous steps.
+//! asynchronous steps. The fixtures themselves are the integration tests' own
+//! (`tests/common/mod.rs`), included here so that there is one copy.
 
-use std::io::Read;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use sealbox::{
-    Client, CommitmentPolicy, DecryptOptions, DefaultCmm, Error, Keyring, MultiKeyring,
-    PendingMessage, RawAesKeyring,
-};
-use zeroize::Zeroizing;
+use sealbox::{AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, Error};
 
-/// The provider ID of the raw keys in the ESDK test vectors.
-pub const NAMESPACE: &str = "aws-raw-vectors-persistant";
-
-/// The vector keys `aes-128`, `aes-192` and `aes-256`: bytes 00..09 10..19 20..29 30 31.
-pub fn vector_key(bits: usize) -> Vec<u8> {
-    let all: Vec<u8> = (0u8..4)
-        .flat_map(|tens| (0u8..10).map(move |ones| tens * 16 + ones))
-        .collect();
-    all[..bits / 8].to_vec()
-}
-
-fn aes(bits: usize) -> Arc<dyn Keyring> {
-    Arc::new(
-        RawAesKeyring::new(
-            NAMESPACE,
-            &format!("aes-{bits}"),
-            Zeroizing::new(vector_key(bits)),
-        )
-        .expect("valid key"),
-    )
-}
+#[path = "../../tests/common/mod.rs"]
+mod common;
 
 /// The fixed materials manager: a multi-keyring of the three vector AES keys (AES-256 generates).
 pub fn cmm() -> &'static DefaultCmm {
     static CMM: OnceLock<DefaultCmm> = OnceLock::new();
-    CMM.get_or_init(|| {
-        DefaultCmm::new(
-            MultiKeyring::new(Some(aes(256)), vec![aes(128), aes(192)]).expect("multi-keyring"),
-        )
-    })
+    CMM.get_or_init(|| DefaultCmm::new(common::vector_keyring()))
 }
 
 /// A runtime for the asynchronous steps (materials); nothing in them waits on I/O.
@@ -51,6 +24,12 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("runtime")
     })
+}
+
+/// A client that encrypts with `suite` in frames of `frame_length` (the commitment policy that
+/// suite needs).
+pub fn client_for(suite: AlgorithmSuite, frame_length: u32) -> Client {
+    common::client_for(suite, frame_length)
 }
 
 /// A decrypting client that reads every suite, with the given frame-length limit.
@@ -64,68 +43,13 @@ pub fn decrypt_client(max_frame_length: u32) -> Client {
         .expect("valid configuration")
 }
 
-/// A reader that hands out its input `step` bytes at a time, to exercise every way a stream can
-/// be cut.
-pub struct Trickle<'a> {
-    pub data: &'a [u8],
-    pub step: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.step).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
-/// Decrypt `message` through the blocking streaming reader. Returns what was released and the
-/// final result (`Ok` only after end of stream, with the reader verified).
+/// Decrypt `message` through the blocking streaming reader, fed `step` bytes per read, with
+/// [`cmm`]. Returns what was released and the final result (`Ok` only after end of stream, with
+/// the reader verified); a reader that failed must stay failed.
 pub fn stream_decrypt(
     client: &Client,
     message: &[u8],
     step: usize,
 ) -> (Vec<u8>, Result<(), Error>) {
-    let pending = match PendingMessage::read(
-        client,
-        Trickle {
-            data: message,
-            step,
-        },
-    ) {
-        Ok(p) => p,
-        Err(e) => return (Vec::new(), Err(e)),
-    };
-    let mut reader = match runtime().block_on(pending.decrypt(client, cmm(), &DecryptOptions::new()))
-    {
-        Ok(r) => r,
-        Err(e) => return (Vec::new(), Err(e)),
-    };
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; step.max(1) * 3];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => {
-                assert!(reader.is_verified(), "end of stream before verification");
-                return (out, Ok(()));
-            }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) => {
-                let inner = e
-                    .into_inner()
-                    .and_then(|i| i.downcast::<Error>().ok())
-                    .map(|b| *b)
-                    .unwrap_or_else(|| {
-                        Error::Io(std::io::Error::other("I/O error without a sealbox error"))
-                    });
-                // A failed reader stays failed.
-                assert!(
-                    reader.read(&mut buf).is_err(),
-                    "reader recovered after an error"
-                );
-                return (out, Err(inner));
-            }
-        }
-    }
+    runtime().block_on(common::stream_decrypt(client, cmm(), message, step))
 }

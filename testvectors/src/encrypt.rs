@@ -1,18 +1,24 @@
-//! `sealbox vectors encrypt`: write an awses-decrypt v2 set from an awses-encrypt manifest, so
-//! that other ESDKs can check what sealbox writes.
+//! Encrypt runner: an awses-decrypt v2 set from an awses-encrypt manifest, so that other ESDKs
+//! can check what sealbox writes.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use rand::RngCore;
 use sealbox::{AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EncryptionContext};
 use serde_json::{json, Map, Value};
 
-use super::{load_keys, manifest_kind, read_json, resolve, KeyringFactory, Material, Skip};
+use crate::{load_keys, manifest_kind, read_json, resolve, KeyringFactory, Material, Report, Skip};
 
-pub(crate) async fn run(manifest: &Path, outdir: &Path) -> anyhow::Result<ExitCode> {
+/// Encrypt every raw-key, framed test of the awses-encrypt manifest (v1, v2) `manifest` with
+/// fresh random plaintexts, and write an awses-decrypt v2 set into `outdir`: `manifest.json`,
+/// `keys.json`, `ciphertexts/`, `plaintexts/`. Non-framed tests (which the specification no
+/// longer lets an encryptor write) and tests with other keys are skipped.
+///
+/// An error means the manifest could not be read or the set could not be written; a test that
+/// fails is in [`Report::failed`] and left out of the set.
+pub async fn encrypt_manifest(manifest: &Path, outdir: &Path) -> anyhow::Result<Report> {
     let v = read_json(manifest)?;
     match manifest_kind(&v) {
         (t, n) if t == "awses-encrypt" && (n == 1 || n == 2) => {}
@@ -68,7 +74,7 @@ pub(crate) async fn run(manifest: &Path, outdir: &Path) -> anyhow::Result<ExitCo
         .ok_or_else(|| anyhow!("manifest has no tests"))?;
     let mut ids: Vec<&String> = tests.keys().collect();
     ids.sort();
-    let (mut written, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut report = Report::default();
     let mut out_tests = Map::new();
     for id in ids {
         let t = &tests[id];
@@ -95,13 +101,10 @@ pub(crate) async fn run(manifest: &Path, outdir: &Path) -> anyhow::Result<ExitCo
                         "result": {"output": {"plaintext": format!("file://plaintexts/{}", t["plaintext"].as_str().unwrap_or_default())}},
                     }),
                 );
-                written += 1;
+                report.passed += 1;
             }
-            Err(e) if e.is::<Skip>() => skipped += 1,
-            Err(e) => {
-                outln!("FAIL {id}: {e:#}");
-                failed += 1;
-            }
+            Err(e) if e.is::<Skip>() => report.skipped += 1,
+            Err(e) => report.failed.push((id.clone(), format!("{e:#}"))),
         }
     }
 
@@ -130,12 +133,7 @@ pub(crate) async fn run(manifest: &Path, outdir: &Path) -> anyhow::Result<ExitCo
         serde_json::to_vec_pretty(&manifest)?,
     )
     .context("cannot write manifest.json")?;
-    outln!("{written} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(report)
 }
 
 async fn encrypt_one(

@@ -1,20 +1,19 @@
-//! `sealbox vectors decrypt`: awses-decrypt manifests v1 to v5 and the legacy Python manifest.
+//! Decrypt runner: awses-decrypt manifests v1 to v5 and the legacy Python manifest.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
-use sealbox::format::{parse_header, HeaderLimits};
 use sealbox::{
     Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext, Keyring,
-    MaterialsManager, MultiKeyring, RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm,
-    RsaPadding,
+    MaterialsManager, MultiKeyring, PendingMessage, RawAesKeyring, RawRsaKeyring,
+    RequiredEncryptionContextCmm, RsaPadding,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{load_keys, manifest_kind, read_json, resolve, KeyringFactory, Skip};
+use crate::{load_keys, manifest_kind, read_json, resolve, KeyringFactory, Report, Skip};
 
 /// How a test gets its materials.
 enum Cmm {
@@ -38,7 +37,12 @@ struct Case {
 
 type Cases = Vec<(String, anyhow::Result<Case>)>;
 
-pub(crate) async fn run(manifest: &Path) -> anyhow::Result<ExitCode> {
+/// Decrypt every test of `manifest` (an awses-decrypt manifest, v1 to v5, or the Python ESDK
+/// 1.3.0 `ciphertext.manifest`), sixteen at a time, with a client that reads every suite.
+///
+/// An error means the manifest itself could not be read; a test that fails is in
+/// [`Report::failed`].
+pub async fn decrypt_manifest(manifest: &Path) -> anyhow::Result<Report> {
     let v = read_json(manifest)?;
     let base = manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
     let cases = match manifest_kind(&v) {
@@ -49,19 +53,18 @@ pub(crate) async fn run(manifest: &Path) -> anyhow::Result<ExitCode> {
     let client = Client::builder()
         .commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
         .build()?;
-    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut report = Report::default();
     let mut tasks = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(16));
     for (id, case) in cases {
         let case = match case {
             Ok(c) => c,
             Err(e) if e.is::<Skip>() => {
-                skipped += 1;
+                report.skipped += 1;
                 continue;
             }
             Err(e) => {
-                outln!("FAIL {id}: {e:#}");
-                failed += 1;
+                report.failed.push((id, format!("{e:#}")));
                 continue;
             }
         };
@@ -76,19 +79,12 @@ pub(crate) async fn run(manifest: &Path) -> anyhow::Result<ExitCode> {
     while let Some(joined) = tasks.join_next().await {
         let (id, result) = joined.map_err(|e| anyhow!("test task failed: {e}"))?;
         match result {
-            Ok(()) => passed += 1,
-            Err(e) => {
-                outln!("FAIL {id}: {e:#}");
-                failed += 1;
-            }
+            Ok(()) => report.passed += 1,
+            Err(e) => report.failed.push((id, format!("{e:#}"))),
         }
     }
-    outln!("{passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    report.failed.sort();
+    Ok(report)
 }
 
 async fn run_case(client: &Client, case: &Case) -> anyhow::Result<()> {
@@ -112,20 +108,19 @@ async fn run_case(client: &Client, case: &Case) -> anyhow::Result<()> {
 }
 
 async fn decrypt(client: &Client, case: &Case, message: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let (header, _) = parse_header(message, &HeaderLimits::default())?;
-    if case.unsigned_only && header.suite.signature().is_some() {
-        bail!("unsigned-only decryption refuses a signed message");
-    }
+    // The header, read through the streaming API, for the required keys it does not store.
+    let pending = PendingMessage::read(client, message)?;
     let cmm: Arc<dyn MaterialsManager> = match &case.cmm {
         Cmm::Default(k) => Arc::new(DefaultCmm::from_arc(k.clone())),
         Cmm::RequiredContext(k, keys) => {
+            let stored = &pending.header().encryption_context;
             let required = match keys {
                 Some(keys) => keys.clone(),
                 None => case
                     .reproduced
                     .iter()
                     .flat_map(|ec| ec.keys())
-                    .filter(|k| !header.encryption_context.contains_key(*k))
+                    .filter(|k| !stored.contains_key(*k))
                     .cloned()
                     .collect(),
             };
@@ -137,6 +132,17 @@ async fn decrypt(client: &Client, case: &Case, message: &[u8]) -> anyhow::Result
             }
         }
     };
+    if case.unsigned_only {
+        // "streaming-unsigned-only": the streaming API with signed messages refused.
+        let mut options = DecryptOptions::new().unsigned_only(true);
+        if let Some(ec) = &case.reproduced {
+            options = options.reproduced_context(ec.clone());
+        }
+        let mut reader = pending.decrypt(client, cmm.as_ref(), &options).await?;
+        let mut plaintext = Vec::new();
+        reader.read_to_end(&mut plaintext)?;
+        return Ok(plaintext);
+    }
     let out = match &case.reproduced {
         Some(ec) => {
             client

@@ -1,7 +1,54 @@
-//! Test-vector manifests: keys, keyrings from key descriptions, and the two runners.
+//! The AWS Encryption SDK's test-vector manifests, read and run through sealbox's public API:
+//! keys manifests, keyrings built from key descriptions, and two runners.
+//!
+//! - [`decrypt_manifest`] decrypts every test of an awses-decrypt manifest (v1 to v5) or of the
+//!   Python ESDK 1.3.0 `ciphertext.manifest`, and checks each plaintext or expected error.
+//! - [`encrypt_manifest`] encrypts every raw-key, framed test of an awses-encrypt manifest (v1,
+//!   v2) and writes an awses-decrypt v2 set that other ESDKs (and [`decrypt_manifest`]) read.
+//!
+//! Tests that need a key sealbox cannot use here (AWS KMS, a hierarchical keyring, ...) are
+//! counted as skipped, never as passed. sealbox's `tests/vectors.rs` and the CLI's
+//! `sealbox vectors` both run on this crate, so that there is one manifest reader. It chooses no
+//! crypto backend: the crate that depends on it does.
 
-pub(crate) mod decrypt;
-pub(crate) mod encrypt;
+mod decrypt;
+mod encrypt;
+
+pub use decrypt::decrypt_manifest;
+pub use encrypt::encrypt_manifest;
+
+/// What a runner did: one entry per test of the manifest.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// Tests that gave the expected plaintext or the expected error (decrypt), or that were
+    /// written (encrypt).
+    pub passed: usize,
+    /// Tests that did not, by test ID, with what went wrong.
+    pub failed: Vec<(String, String)>,
+    /// Tests that need a key or materials manager this runner does not build.
+    pub skipped: usize,
+}
+
+impl Report {
+    /// Whether no test failed.
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// `N passed, N failed, N skipped`: the summary line of `sealbox vectors` and `scripts/test`.
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed,
+            self.failed.len(),
+            self.skipped
+        )
+    }
+}
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

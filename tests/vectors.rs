@@ -1,0 +1,170 @@
+//! The committed ESDK test vectors (`tests/vectors/`), so that `cargo test` alone covers them:
+//! every raw-key test of the .NET 4.0.1, Python 4.0.7 and Python 1.3.0 manifests decrypts as the
+//! manifest says, and every raw-key, framed test of the framework's encrypt manifest encrypts and
+//! decrypts again. The expected counts come from the manifests, counted here apart from the
+//! runner (`sealbox-testvectors`, which `sealbox vectors` also runs), and every test the runner
+//! skips is one that needs a key it does not build (AWS KMS).
+//!
+//! Debug builds run this in well under a minute; `scripts/test` runs it with `--release`.
+
+use std::path::{Path, PathBuf};
+
+use sealbox_testvectors::{decrypt_manifest, encrypt_manifest, Report};
+use serde_json::Value;
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Whether a list of master-key descriptions names at least one key, and only raw ones.
+fn raw_only(master_keys: &Value) -> bool {
+    master_keys.as_array().is_some_and(|mks| {
+        !mks.is_empty() && mks.iter().all(|mk| mk["type"].as_str() == Some("raw"))
+    })
+}
+
+/// (tests that need only raw keys, all tests) of an awses-decrypt (v2 to v4) or awses-encrypt
+/// manifest.
+fn raw_tests(manifest: &Value) -> (usize, usize) {
+    let tests = manifest["tests"].as_object().expect("a tests object");
+    let raw = tests
+        .values()
+        .filter(|t| raw_only(&t["master-keys"]))
+        .count();
+    (raw, tests.len())
+}
+
+/// The report, with every failure in the panic message.
+fn assert_no_failures(report: &Report, what: &str) {
+    assert!(
+        report.ok(),
+        "{what}: {report}\n{}",
+        report
+            .failed
+            .iter()
+            .map(|(id, e)| format!("FAIL {id}: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Every raw-key test passes; the rest (and only the rest) are skipped.
+async fn decrypts_every_raw_key_test(relative: &str) {
+    let path = vectors().join(relative);
+    let (raw, all) = raw_tests(&read_json(&path));
+    assert!(raw > 0, "{relative}: no raw-key tests");
+    let report = decrypt_manifest(&path).await.expect(relative);
+    assert_no_failures(&report, relative);
+    assert_eq!(report.passed, raw, "{relative}: {report}");
+    assert_eq!(report.skipped, all - raw, "{relative}: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dotnet_4_0_1_vectors_decrypt() {
+    decrypts_every_raw_key_test("net-4.0.1/manifest.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_4_0_7_vectors_decrypt() {
+    decrypts_every_raw_key_test("python-4.0.7/manifest.json").await;
+}
+
+/// The legacy manifest has only raw keys: every test case passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_1_3_0_legacy_vectors_decrypt() {
+    let path = vectors().join("python-1.3.0-legacy/manifests/ciphertext.manifest");
+    let cases = read_json(&path)["test_cases"]
+        .as_array()
+        .expect("test_cases")
+        .len();
+    assert!(cases > 0);
+    let report = decrypt_manifest(&path).await.unwrap();
+    assert_no_failures(&report, "legacy manifest");
+    assert_eq!((report.passed, report.skipped), (cases, 0), "{report}");
+}
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("sealbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Every raw-key, framed test of the framework's encrypt manifest is written, and what was
+/// written decrypts (the set `scripts/interop` hands to the Python ESDK). A negative test passes
+/// only because decryption fails, and a tampered positive test is reported as a failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn framework_encrypt_vectors_round_trip() {
+    let manifest = vectors().join("framework/0003-awses-message-encryption.v2.json");
+    let v = read_json(&manifest);
+    let tests = v["tests"].as_object().expect("tests");
+    let written = tests
+        .values()
+        .filter(|t| raw_only(&t["master-keys"]) && t["frame-size"].as_u64() != Some(0))
+        .count();
+    assert!(written > 0);
+
+    let dir = TempDir::new("vectors");
+    let report = encrypt_manifest(&manifest, &dir.0).await.unwrap();
+    assert_no_failures(&report, "encrypt");
+    assert_eq!(report.passed, written, "{report}");
+    assert_eq!(report.skipped, tests.len() - written, "{report}");
+
+    let decrypt = dir.0.join("manifest.json");
+    let out = read_json(&decrypt);
+    assert_eq!(raw_tests(&out), (written, written));
+    let report = decrypt_manifest(&decrypt).await.unwrap();
+    assert_no_failures(&report, "decrypt what was written");
+    assert_eq!((report.passed, report.skipped), (written, 0), "{report}");
+
+    // One test becomes a negative one over a tampered message; a second, positive one is
+    // tampered with too.
+    let mut out = out;
+    let ids: Vec<String> = out["tests"].as_object().unwrap().keys().cloned().collect();
+    let (negative, broken) = (&ids[0], &ids[1]);
+    out["tests"][negative]["result"] =
+        serde_json::json!({"error": {"error-description": "tampered"}});
+    for (id, at) in [(negative, None), (broken, Some(10))] {
+        let path = dir.0.join("ciphertexts").join(id);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = at.unwrap_or(bytes.len() - 1);
+        bytes[at] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    std::fs::write(&decrypt, serde_json::to_vec(&out).unwrap()).unwrap();
+    let report = decrypt_manifest(&decrypt).await.unwrap();
+    assert_eq!(report.passed, written - 1, "{report}");
+    let failed: Vec<&str> = report.failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(failed, [broken.as_str()], "{report}");
+}
+
+/// A manifest the runner cannot read is an error, not an empty pass.
+#[tokio::test]
+async fn an_unknown_manifest_is_an_error() {
+    let dir = TempDir::new("vectors-bad");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.0.join("manifest.json");
+    std::fs::write(
+        &path,
+        r#"{"manifest": {"type": "awses-decrypt", "version": 99}}"#,
+    )
+    .unwrap();
+    assert!(decrypt_manifest(&path).await.is_err());
+    assert!(decrypt_manifest(&dir.0.join("absent.json")).await.is_err());
+}

@@ -68,6 +68,26 @@ impl Fast {
     }
 }
 
+/// HMAC-SHA-256 of the concatenation of `parts` under `key`, into `out` (the PRF of the SP 800-108
+/// KDF that the hierarchical keyring uses). aws-lc wipes its copies of the key.
+pub(crate) fn hmac_sha256(
+    key: &[u8],
+    parts: &[&[u8]],
+    out: &mut [u8; 32],
+) -> Result<(), InvalidLength> {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let mut ctx = hmac::Context::with_key(&key);
+    for part in parts {
+        ctx.update(part);
+    }
+    let tag = ctx.sign();
+    if tag.as_ref().len() != out.len() {
+        return Err(InvalidLength);
+    }
+    out.copy_from_slice(tag.as_ref());
+    Ok(())
+}
+
 /// aws-lc's own HKDF.
 #[cfg_attr(not(feature = "fips"), allow(dead_code))]
 pub(crate) struct Module(hkdf::Prk);

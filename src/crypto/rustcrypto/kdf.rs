@@ -1,6 +1,7 @@
 //! HKDF (RFC 5869) with the `hkdf` crate.
 
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
 use crate::crypto::kdf::HkdfHash;
@@ -36,4 +37,21 @@ impl Prk {
         }
         .map_err(|_| InvalidLength)
     }
+}
+
+/// HMAC-SHA-256 of the concatenation of `parts` under `key`, into `out` (the PRF of the SP 800-108
+/// KDF that the hierarchical keyring uses). The `hmac` crate does not wipe its key schedule (the
+/// padded key) on drop; the output is the caller's, in zeroizing memory.
+pub(crate) fn hmac_sha256(
+    key: &[u8],
+    parts: &[&[u8]],
+    out: &mut [u8; 32],
+) -> Result<(), InvalidLength> {
+    // HMAC takes keys of any length: this never fails.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| InvalidLength)?;
+    for part in parts {
+        mac.update(part);
+    }
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    Ok(())
 }

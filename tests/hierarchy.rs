@@ -310,7 +310,7 @@ async fn refusal(
 async fn hostile_edks_fail_with_a_precise_reason() {
     let (kr, ec, dk, edk) = one_edk().await;
     assert_eq!(
-        kr.unwrap_data_key(SUITE, &ec, &[edk.clone()])
+        kr.unwrap_data_key(SUITE, &ec, std::slice::from_ref(&edk))
             .await
             .unwrap(),
         dk
@@ -333,7 +333,11 @@ async fn hostile_edks_fail_with_a_precise_reason() {
         .starts_with("EDK ciphertext is 0 bytes"));
     // A 128-bit suite's data key is 16 bytes: this 92-byte EDK is the wrong length for it.
     let err = kr
-        .unwrap_data_key(AlgorithmSuite::Aes128GcmHkdfSha256, &ec, &[edk.clone()])
+        .unwrap_data_key(
+            AlgorithmSuite::Aes128GcmHkdfSha256,
+            &ec,
+            std::slice::from_ref(&edk),
+        )
         .await
         .unwrap_err();
     assert!(

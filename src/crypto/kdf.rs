@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::backend::kdf::{hmac_sha256, Prk};
+use super::backend::kdf::{HmacSha256Key, Prk};
 use super::AeadKey;
 use crate::error::Error;
 use crate::suite::{AlgorithmSuite, Kdf};
@@ -26,13 +26,12 @@ pub(crate) enum HkdfHash {
 ///
 /// (the counter 1 and the output length 256 in bits, both big-endian u32). Not HKDF.
 pub(crate) fn kdf_ctr_hmac_sha256(
-    key: &[u8],
+    key: &HmacSha256Key,
     label: &[u8],
     context: &[u8],
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
     let mut out = Zeroizing::new([0u8; 32]);
-    hmac_sha256(
-        key,
+    key.sign(
         &[
             &1u32.to_be_bytes(),
             label,
@@ -112,6 +111,7 @@ mod tests {
     fn sp800_108_counter_mode_matches_python_hmac() {
         let key: Vec<u8> = (0..32).collect();
         let salt: Vec<u8> = (100..116).collect();
+        let key = HmacSha256Key::new(&key);
         let out = kdf_ctr_hmac_sha256(&key, b"aws-kms-hierarchy", &salt).unwrap();
         let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(

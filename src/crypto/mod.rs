@@ -11,8 +11,8 @@
 //! * `AeadKey::{new, seal, seal_from, open, open_append}`: AES-GCM with 12-byte IVs and 16-byte
 //!   tags, in place (`seal_from` encrypts from one slice into another and `open_append` decrypts
 //!   onto the end of a `Vec`, each out of place where the backend can);
-//! * `Prk::{extract, expand}`: HKDF over SHA-256, SHA-384 or SHA-512, and `hmac_sha256` (for the
-//!   hierarchical keyring's SP 800-108 KDF);
+//! * `Prk::{extract, expand}`: HKDF over SHA-256, SHA-384 or SHA-512, and `HmacSha256Key` (for
+//!   the hierarchical keyring's SP 800-108 KDF);
 //! * `Hasher`, `SigningKeyInner`, `VerifyingKeyInner`: ECDSA over an incrementally hashed message
 //!   (the signature covers the whole message, which may stream);
 //! * `RsaPublicKey`, `RsaPrivateKey` and their PEM loading, RSA encryption and decryption;
@@ -41,6 +41,7 @@ mod rsa;
 mod sign;
 
 pub(crate) use backend::aead::AeadKey;
+pub(crate) use backend::kdf::HmacSha256Key;
 pub(crate) use backend::{random_bytes, random_message_id};
 pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256};
 pub use rsa::RsaPadding;

@@ -68,24 +68,29 @@ impl Fast {
     }
 }
 
-/// HMAC-SHA-256 of the concatenation of `parts` under `key`, into `out` (the PRF of the SP 800-108
-/// KDF that the hierarchical keyring uses). aws-lc wipes its copies of the key.
-pub(crate) fn hmac_sha256(
-    key: &[u8],
-    parts: &[&[u8]],
-    out: &mut [u8; 32],
-) -> Result<(), InvalidLength> {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let mut ctx = hmac::Context::with_key(&key);
-    for part in parts {
-        ctx.update(part);
+/// An HMAC-SHA-256 key with its inner and outer pads computed once (the PRF of the SP 800-108
+/// KDF that the hierarchical keyring uses, kept for as long as its branch key is cached). Held
+/// by aws-lc, which wipes it when freed.
+pub(crate) struct HmacSha256Key(hmac::Key);
+
+impl HmacSha256Key {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        HmacSha256Key(hmac::Key::new(hmac::HMAC_SHA256, key))
     }
-    let tag = ctx.sign();
-    if tag.as_ref().len() != out.len() {
-        return Err(InvalidLength);
+
+    /// HMAC-SHA-256 of the concatenation of `parts`, into `out`.
+    pub(crate) fn sign(&self, parts: &[&[u8]], out: &mut [u8; 32]) -> Result<(), InvalidLength> {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        for part in parts {
+            ctx.update(part);
+        }
+        let tag = ctx.sign();
+        if tag.as_ref().len() != out.len() {
+            return Err(InvalidLength);
+        }
+        out.copy_from_slice(tag.as_ref());
+        Ok(())
     }
-    out.copy_from_slice(tag.as_ref());
-    Ok(())
 }
 
 /// aws-lc's own HKDF.

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::store::{BranchKeyMaterials, KeyStoreError};
-use crate::crypto::sha384;
+use crate::crypto::{sha384, HmacSha256Key};
 use crate::error::Error;
 
 /// The capacity of the branch-key cache a hierarchical keyring makes when it is given none: 1000
@@ -87,9 +87,16 @@ struct Inner {
     counters: Counters,
 }
 
+/// A branch key as the cache holds it: the store's materials, and the key derivation's HMAC key
+/// made from them once per store read rather than once per message.
+pub(crate) struct CachedBranchKey {
+    pub(crate) materials: BranchKeyMaterials,
+    pub(crate) prf: HmacSha256Key,
+}
+
 #[derive(Clone)]
 struct Entry {
-    materials: Arc<BranchKeyMaterials>,
+    materials: Arc<CachedBranchKey>,
     created: Instant,
     /// Set by the first request that starts a refresh ahead of expiry: one refresh per entry.
     refresh_claimed: Arc<AtomicBool>,
@@ -186,7 +193,7 @@ impl BranchKeyCache {
         ttl: Duration,
         refresh_after: Option<Duration>,
         load: impl Fn() -> Load,
-    ) -> Result<Arc<BranchKeyMaterials>, Arc<KeyStoreError>> {
+    ) -> Result<Arc<CachedBranchKey>, Arc<KeyStoreError>> {
         let inner = &self.inner;
         loop {
             if let Some(entry) = inner.lookup(key, ttl) {
@@ -350,7 +357,10 @@ impl Inner {
         let outcome = match load.await {
             Ok(materials) => {
                 let entry = Entry {
-                    materials: Arc::new(materials),
+                    materials: Arc::new(CachedBranchKey {
+                        prf: HmacSha256Key::new(materials.key()),
+                        materials,
+                    }),
                     created,
                     refresh_claimed: Arc::new(AtomicBool::new(false)),
                 };

@@ -1,14 +1,17 @@
 //! The hierarchical keyring itself: picks the branch key, gets it through the cache, wraps and
 //! unwraps.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::cache::{decrypt_key, encrypt_key, BranchKeyCache, DEFAULT_BRANCH_KEY_CACHE_CAPACITY};
-use super::store::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
+use super::cache::{
+    decrypt_key, encrypt_key, BranchKeyCache, CachedBranchKey, DEFAULT_BRANCH_KEY_CACHE_CAPACITY,
+};
+use super::store::{BranchKeyStore, KeyStoreError};
 use super::wrap::{self, OpenError, PROVIDER_ID};
 use crate::error::{BoxError, Error, KeyringError, UnwrapError};
 use crate::format::{EncryptedDataKey, EncryptionContext};
@@ -275,14 +278,14 @@ impl HierarchicalKeyring {
     async fn branch_key_id(
         &self,
         encryption_context: &EncryptionContext,
-    ) -> Result<String, String> {
+    ) -> Result<Cow<'_, str>, String> {
         match &self.branch_key_id {
-            BranchKeyId::Fixed(id) => Ok(id.clone()),
+            BranchKeyId::Fixed(id) => Ok(Cow::Borrowed(id)),
             BranchKeyId::Supplier(s) => match s.branch_key_id(encryption_context).await {
                 Ok(id) if id.is_empty() => {
                     Err("the branch key ID supplier returned an empty ID".into())
                 }
-                Ok(id) => Ok(id),
+                Ok(id) => Ok(Cow::Owned(id)),
                 Err(e) => Err(format!("the branch key ID supplier failed: {e}")),
             },
         }
@@ -292,7 +295,7 @@ impl HierarchicalKeyring {
     async fn active(
         &self,
         branch_key_id: &str,
-    ) -> Result<Arc<BranchKeyMaterials>, Arc<KeyStoreError>> {
+    ) -> Result<Arc<CachedBranchKey>, Arc<KeyStoreError>> {
         let key = encrypt_key(
             &self.partition,
             self.store.logical_key_store_name(),
@@ -313,7 +316,7 @@ impl HierarchicalKeyring {
         &self,
         branch_key_id: &str,
         version: &str,
-    ) -> Result<Arc<BranchKeyMaterials>, Arc<KeyStoreError>> {
+    ) -> Result<Arc<CachedBranchKey>, Arc<KeyStoreError>> {
         let key = decrypt_key(
             &self.partition,
             self.store.logical_key_store_name(),
@@ -348,37 +351,33 @@ impl Keyring for HierarchicalKeyring {
             .branch_key_id(encryption_context)
             .await
             .map_err(|m| KeyringError::new(PROVIDER_ID, m))?;
-        let label = label(&branch_key_id);
-        let materials = self.active(&branch_key_id).await.map_err(|e| {
-            KeyringError::new(&label, "cannot get the active branch key")
-                .with_source(store_error(e))
+        let branch_key_id: &str = &branch_key_id;
+        // Errors only: the label is not made for every message.
+        let fail = |message: String| KeyringError::new(label(branch_key_id), message);
+        let cached = self.active(branch_key_id).await.map_err(|e| {
+            fail("cannot get the active branch key".into()).with_source(store_error(e))
         })?;
+        let materials = &cached.materials;
         if materials.branch_key_id() != branch_key_id {
-            return Err(KeyringError::new(
-                &label,
-                format!(
-                    "the key store returned branch key {:?} for {branch_key_id:?}",
-                    materials.branch_key_id()
-                ),
-            ));
+            return Err(fail(format!(
+                "the key store returned branch key {:?} for {branch_key_id:?}",
+                materials.branch_key_id()
+            )));
         }
         let version = wrap::uuid_bytes(materials.version()).ok_or_else(|| {
-            KeyringError::new(
-                &label,
-                format!(
-                    "the key store returned version {:?}, which is not a UUID",
-                    materials.version()
-                ),
-            )
+            fail(format!(
+                "the key store returned version {:?}, which is not a UUID",
+                materials.version()
+            ))
         })?;
         let edk = wrap::wrap(
-            &branch_key_id,
+            branch_key_id,
             &version,
-            materials.key(),
+            &cached.prf,
             encryption_context,
             data_key,
         )
-        .map_err(|e| KeyringError::new(&label, e.to_string()))?;
+        .map_err(|e| fail(e.to_string()))?;
         Ok(vec![edk])
     }
 
@@ -396,70 +395,70 @@ impl Keyring for HierarchicalKeyring {
                 return Err(errors);
             }
         };
-        let label = label(&branch_key_id);
+        let branch_key_id: &str = &branch_key_id;
+        let mut push = |i: usize, error: BoxError| errors.push(i, &label(branch_key_id), error);
         for (i, edk) in edks.iter().enumerate() {
             if edk.provider_id != PROVIDER_ID {
-                errors.push(
+                push(
                     i,
-                    &label,
-                    Skip::Provider {
+                    Box::new(Skip::Provider {
                         found: edk.provider_id.clone(),
                         expected: PROVIDER_ID.to_owned(),
-                    },
+                    }),
                 );
                 continue;
             }
             if edk.provider_info != branch_key_id.as_bytes() {
-                errors.push(
+                push(
                     i,
-                    &label,
-                    Skip::Other(format!(
+                    Box::new(Skip::Other(format!(
                         "provider info {:?} is not the branch key ID {branch_key_id:?}",
                         String::from_utf8_lossy(&edk.provider_info)
-                    )),
+                    ))),
                 );
                 continue;
             }
             let parsed = match wrap::parse(&edk.ciphertext, suite.data_key_len()) {
                 Ok(p) => p,
                 Err(m) => {
-                    errors.push(i, &label, m);
+                    push(i, m.into());
                     continue;
                 }
             };
             let version = wrap::uuid_string(&parsed.version);
-            let materials = match self.version(&branch_key_id, &version).await {
+            let cached = match self.version(branch_key_id, &version).await {
                 Ok(m) => m,
                 Err(e) => {
-                    errors.push(i, &label, store_error(e));
+                    push(i, store_error(e));
                     continue;
                 }
             };
+            let materials = &cached.materials;
             if materials.branch_key_id() != branch_key_id
                 || wrap::uuid_bytes(materials.version()) != Some(parsed.version)
             {
-                errors.push(
+                push(
                     i,
-                    &label,
                     format!(
                         "the key store returned branch key {:?} version {:?} for {branch_key_id:?} \
                          version {version}",
                         materials.branch_key_id(),
                         materials.version()
-                    ),
+                    )
+                    .into(),
                 );
                 continue;
             }
-            match wrap::unwrap(&parsed, &branch_key_id, materials.key(), encryption_context) {
+            match wrap::unwrap(&parsed, branch_key_id, &cached.prf, encryption_context) {
                 Ok(key) => return Ok(key),
-                Err(OpenError::Setup(e)) => errors.push(i, &label, e.to_string()),
-                Err(OpenError::Auth) => errors.push(
+                Err(OpenError::Setup(e)) => push(i, e.to_string().into()),
+                Err(OpenError::Auth) => push(
                     i,
-                    &label,
                     format!(
                         "authentication failed under branch key version {version}: wrong \
                          encryption context, or the EDK was tampered with"
-                    ),
+                    )
+                    .into(),
                 ),
             }
         }

@@ -13,7 +13,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::crypto::{kdf_ctr_hmac_sha256, random_bytes, AeadKey};
+use crate::crypto::{kdf_ctr_hmac_sha256, random_bytes, AeadKey, HmacSha256Key};
 use crate::error::Error;
 use crate::format::{serialize_encryption_context, EncryptedDataKey, EncryptionContext};
 use crate::materials::DataKey;
@@ -56,12 +56,14 @@ fn hex_value(c: u8) -> Option<u8> {
 
 /// The 36-character lower-case form of a UUID's 16 bytes.
 pub(crate) fn uuid_string(bytes: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(36);
     for (i, b) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     s
 }
@@ -90,16 +92,17 @@ fn aad(
     Ok(aad)
 }
 
-fn wrapping_key(branch_key: &[u8; 32], salt: &[u8]) -> Result<AeadKey, Error> {
+fn wrapping_key(branch_key: &HmacSha256Key, salt: &[u8]) -> Result<AeadKey, Error> {
     let derived = kdf_ctr_hmac_sha256(branch_key, PROVIDER_ID.as_bytes(), salt)?;
     AeadKey::new(&derived[..])
 }
 
-/// Wrap `data_key` under a key derived from `branch_key` (version `version` of `branch_key_id`).
+/// Wrap `data_key` under a key derived from `branch_key` (version `version` of `branch_key_id`;
+/// the key as an HMAC key, which is all the derivation needs).
 pub(crate) fn wrap(
     branch_key_id: &str,
     version: &[u8; 16],
-    branch_key: &[u8; 32],
+    branch_key: &HmacSha256Key,
     encryption_context: &EncryptionContext,
     data_key: &DataKey,
 ) -> Result<EncryptedDataKey, Error> {
@@ -175,7 +178,7 @@ pub(crate) enum OpenError {
 pub(crate) fn unwrap(
     parsed: &Parsed<'_>,
     branch_key_id: &str,
-    branch_key: &[u8; 32],
+    branch_key: &HmacSha256Key,
     encryption_context: &EncryptionContext,
 ) -> Result<DataKey, OpenError> {
     let aad = aad(branch_key_id, &parsed.version, encryption_context).map_err(OpenError::Setup)?;
@@ -217,7 +220,7 @@ mod tests {
 
     #[test]
     fn wrap_then_unwrap_and_the_layout() {
-        let key = [9u8; 32];
+        let key = HmacSha256Key::new(&[9u8; 32]);
         let version = random_uuid();
         let mut ec = EncryptionContext::new();
         ec.insert("tenant".into(), "a".into());
@@ -235,7 +238,7 @@ mod tests {
             Err(OpenError::Auth)
         ));
         assert!(matches!(
-            unwrap(&parsed, "bk", &[8u8; 32], &ec),
+            unwrap(&parsed, "bk", &HmacSha256Key::new(&[8u8; 32]), &ec),
             Err(OpenError::Auth)
         ));
         assert!(matches!(

@@ -1,5 +1,11 @@
 //! The branch-key cache: plaintext branch keys in memory, one entry per cache identifier, with
 //! single flight on misses.
+//!
+//! The caching materials manager has single flight too (`cmm/caching.rs`), but its calls carry
+//! seats: a waiter joins a call only if the materials it brings can still serve one more message
+//! and its bytes, and the entry is stored already charged for every seat. Branch keys have no
+//! usage limits, so here a call in flight is only a watch channel that every miss joins; sharing
+//! the CMM's machinery would mean threading its seat accounting through a cache that has none.
 
 use std::collections::HashMap;
 use std::fmt;

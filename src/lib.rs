@@ -76,7 +76,11 @@ pub use error::{
     UnwrapAttempt, UnwrapError,
 };
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
-pub use keyring::hierarchy::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
+pub use keyring::hierarchy::{
+    BranchKeyCache, BranchKeyCacheStats, BranchKeyIdSupplier, BranchKeyMaterials, BranchKeyStore,
+    HierarchicalKeyring, HierarchicalKeyringBuilder, KeyStoreError, StaticBranchKeyStore,
+    DEFAULT_BRANCH_KEY_CACHE_CAPACITY,
+};
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{

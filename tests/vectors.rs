@@ -168,3 +168,24 @@ async fn an_unknown_manifest_is_an_error() {
     assert!(decrypt_manifest(&path).await.is_err());
     assert!(decrypt_manifest(&dir.0.join("absent.json")).await.is_err());
 }
+
+/// The Hierarchical keyring's vectors (written by sealbox with the MPL's `static-branch-key-1`,
+/// `aws-kms-hierarchy` key descriptions, answered by a static branch key store): every test
+/// decrypts, none is skipped.
+#[tokio::test(flavor = "multi_thread")]
+async fn hierarchy_vectors_decrypt() {
+    let relative = "hierarchy/decrypt/manifest.json";
+    let path = vectors().join(relative);
+    let all = read_json(&path)["tests"]
+        .as_object()
+        .expect("a tests object")
+        .len();
+    assert!(all > 0, "{relative}: no tests");
+    let report = decrypt_manifest(&path).await.expect(relative);
+    assert_no_failures(&report, relative);
+    assert_eq!(
+        (report.passed, report.skipped),
+        (all, 0),
+        "{relative}: {report}"
+    );
+}

@@ -121,8 +121,12 @@ pub use stream::{
 };
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 
-/// The README's Rust examples, compiled (and run, where not `no_run`) as doctests, so that the
-/// README stays true to the API.
+/// The Rust examples of the README and of the guides in `docs/`, compiled (and run, where not
+/// `no_run`) as doctests, so that they stay true to the API.
 #[cfg(all(doctest, feature = "kms", feature = "kinesis"))]
 #[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/caching.md")]
+#[doc = include_str!("../docs/kms.md")]
+#[doc = include_str!("../docs/streaming.md")]
+#[doc = include_str!("../docs/kinesis.md")]
 pub struct ReadmeDoctests;

@@ -1,9 +1,9 @@
 //! # sealbox
 //!
-//! Client-side envelope encryption in the [AWS Encryption SDK] message format, with data-key
-//! caching.
+//! Client-side envelope encryption in the [AWS Encryption SDK] (ESDK) message format, with
+//! data-key caching.
 //!
-//! A fresh data key encrypts each message; a master key (a keyring) wraps the data key, and the
+//! A fresh data key encrypts each message; a master key (a *keyring*) wraps the data key, and the
 //! wrapped key travels in the message header. sealbox reads and writes the ESDK format byte for
 //! byte (versions 1 and 2, all eleven algorithm suites), so messages move freely between sealbox
 //! and the Java, Python, C, JavaScript, .NET, Go and Rust SDKs.
@@ -29,7 +29,53 @@
 //! # Ok::<(), sealbox::Error>(())
 //! ```
 //!
+//! # Where to start
+//!
+//! * [`Client`] encrypts and decrypts: one-shot ([`Client::encrypt`], [`Client::decrypt`]), into
+//!   a buffer of the caller's, in place, or as a stream ([`Client::encryptor`],
+//!   [`PendingMessage`]). Its builder sets the commitment policy, the frame length, the suite and
+//!   the limits that bound hostile input.
+//! * A **keyring** wraps and unwraps data keys: [`RawAesKeyring`], [`RawRsaKeyring`],
+//!   [`MultiKeyring`], and the AWS KMS keyrings (feature `kms`). Implement [`Keyring`] (an
+//!   `async_trait` trait) to plug in your own key management.
+//! * A **materials manager** stands between the client and the keyring: [`DefaultCmm`],
+//!   [`RequiredEncryptionContextCmm`], and [`CachingCmm`], which reuses data keys within the
+//!   thresholds you set (messages, bytes, age) so that a busy service makes a handful of
+//!   master-key calls instead of one per message; concurrent misses share one call.
+//! * [`Error`] says which check failed; a decrypt that no keyring could serve lists, per
+//!   encrypted data key, which keyring tried and why ([`UnwrapError`]).
+//!
+//! Every call that may reach a keyring is `async`. The repository's `docs/` holds the guides
+//! (caching and its thresholds, KMS in a service, streaming, the command line) and `SECURITY.md`
+//! the threat model and the audit of every secret.
+//!
+//! # Crate features
+//!
+//! * `aws-lc` (default): the cryptography (AES-GCM, HKDF, ECDSA, RSA, randomness) comes from
+//!   [aws-lc-rs], which the AWS SDK's TLS already compiles. Needs a C compiler.
+//! * `kms` (default): the AWS KMS keyrings (`KmsKeyring`, `KmsMrkKeyring`,
+//!   `KmsDiscoveryKeyring`, `KmsMrkDiscoveryKeyring`), on `aws-sdk-kms`.
+//! * `rustcrypto`: the pure-Rust backend (RustCrypto's `aes-gcm`, `hkdf`, `p256`, `p384`, `rsa`):
+//!   no C compiler, builds for WebAssembly. It is used only without `aws-lc`, so select it with
+//!   `default-features = false, features = ["rustcrypto"]` (add `"kms"` to keep the KMS
+//!   keyrings).
+//! * `fips`: aws-lc's FIPS module (implies `aws-lc`; building it needs CMake and Go).
+//! * `kinesis`: an encrypting Kinesis producer and a decrypting consumer (`sealbox::kinesis`), on
+//!   `aws-sdk-kinesis`.
+//!
+//! One of `aws-lc` and `rustcrypto` must be enabled. Both backends pass the same tests, test
+//! vectors and interoperability runs; [`crypto_backend`] says which one a build uses.
+//!
+//! # Security notes
+//!
+//! Data keys, derived keys and private keys live in zeroizing types, and `Debug` never prints
+//! one. Decryption releases nothing before the check that covers it, and every length a message
+//! claims is checked against the input and the client's limits before anything is allocated or
+//! any key is unwrapped. The crate has no `unsafe` code.
+//!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
+//! [aws-lc-rs]: https://docs.rs/aws-lc-rs
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -94,8 +140,12 @@ pub use stream::{
 };
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 
-/// The README's Rust examples, compiled (and run, where not `no_run`) as doctests, so that the
-/// README stays true to the API.
+/// The Rust examples of the README and of the guides in `docs/`, compiled (and run, where not
+/// `no_run`) as doctests, so that they stay true to the API.
 #[cfg(all(doctest, feature = "kms", feature = "kinesis"))]
 #[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/caching.md")]
+#[doc = include_str!("../docs/kms.md")]
+#[doc = include_str!("../docs/streaming.md")]
+#[doc = include_str!("../docs/kinesis.md")]
 pub struct ReadmeDoctests;

@@ -31,6 +31,7 @@
 //!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -61,6 +62,9 @@ pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
 pub use keyring::hierarchy::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
+#[cfg(feature = "hierarchy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hierarchy")))]
+pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 #[cfg(feature = "kms")]
 pub use keyring::kms::{
     DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,

@@ -61,7 +61,11 @@ pub use cmm::{
 pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{BoxError, Error, KeyringError, UnwrapAttempt, UnwrapError};
 pub use format::{EncryptedDataKey, EncryptionContext, MessageHeader};
-pub use keyring::hierarchy::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};
+pub use keyring::hierarchy::{
+    BranchKeyCache, BranchKeyCacheStats, BranchKeyIdSupplier, BranchKeyMaterials, BranchKeyStore,
+    HierarchicalKeyring, HierarchicalKeyringBuilder, KeyStoreError, StaticBranchKeyStore,
+    DEFAULT_BRANCH_KEY_CACHE_CAPACITY,
+};
 #[cfg(feature = "hierarchy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hierarchy")))]
 pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};

@@ -3,13 +3,15 @@
 
 use std::process::Command;
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 8] = [
     "bulk_encrypt",
     "bulk_decrypt",
     "small_cached_encrypt",
     "small_cached_decrypt",
     "sign_encrypt",
     "verify_decrypt",
+    "hierarchy_encrypt",
+    "hierarchy_decrypt",
 ];
 
 fn bench(args: &[&str]) -> std::process::Output {

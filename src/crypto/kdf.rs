@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::backend::kdf::Prk;
+use super::backend::kdf::{HmacSha256Key, Prk};
 use super::AeadKey;
 use crate::error::Error;
 use crate::suite::{AlgorithmSuite, Kdf};
@@ -14,6 +14,35 @@ pub(crate) enum HkdfHash {
     Sha256,
     Sha384,
     Sha512,
+}
+
+/// The NIST SP 800-108 key derivation function in counter mode with HMAC-SHA-256 as its PRF, for
+/// one 256-bit block, as the AWS KMS Hierarchical keyring derives a wrapping key from a branch
+/// key (the Material Providers Library's `KdfCtr`). Byte for byte:
+///
+/// ```text
+/// HMAC-SHA256(key, 00 00 00 01 || label || 00 || context || 00 00 01 00)
+/// ```
+///
+/// (the counter 1 and the output length 256 in bits, both big-endian u32). Not HKDF.
+pub(crate) fn kdf_ctr_hmac_sha256(
+    key: &HmacSha256Key,
+    label: &[u8],
+    context: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, Error> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    key.sign(
+        &[
+            &1u32.to_be_bytes(),
+            label,
+            &[0],
+            context,
+            &256u32.to_be_bytes(),
+        ],
+        &mut out,
+    )
+    .map_err(|_| Error::Config("HMAC-SHA-256 output length".into()))?;
+    Ok(out)
 }
 
 /// Derive the message's encryption key (and, for committing suites, the commitment) from the data
@@ -64,5 +93,33 @@ pub(crate) fn derive_keys(
                 .map_err(expand_err)?;
             Ok((AeadKey::new(&okm[..len])?, Some(commitment)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expected value is independent of this code: Python's standard library,
+    ///
+    /// ```text
+    /// import hmac, hashlib
+    /// msg = b"\x00\x00\x00\x01" + b"aws-kms-hierarchy" + b"\x00" + bytes(range(100, 116)) + b"\x00\x00\x01\x00"
+    /// hmac.new(bytes(range(32)), msg, hashlib.sha256).hexdigest()
+    /// ```
+    #[test]
+    fn sp800_108_counter_mode_matches_python_hmac() {
+        let key: Vec<u8> = (0..32).collect();
+        let salt: Vec<u8> = (100..116).collect();
+        let key = HmacSha256Key::new(&key);
+        let out = kdf_ctr_hmac_sha256(&key, b"aws-kms-hierarchy", &salt).unwrap();
+        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "158fc6a614fd99d6004e1fe18a50b033eebdf21f70d63f2b8af9a1def888d927"
+        );
+        // The salt is the context: another salt, another key.
+        let other = kdf_ctr_hmac_sha256(&key, b"aws-kms-hierarchy", &[0u8; 16]).unwrap();
+        assert_ne!(*out, *other);
     }
 }

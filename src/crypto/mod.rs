@@ -11,7 +11,8 @@
 //! * `AeadKey::{new, seal, seal_from, open, open_append}`: AES-GCM with 12-byte IVs and 16-byte
 //!   tags, in place (`seal_from` encrypts from one slice into another and `open_append` decrypts
 //!   onto the end of a `Vec`, each out of place where the backend can);
-//! * `Prk::{extract, expand}`: HKDF over SHA-256, SHA-384 or SHA-512;
+//! * `Prk::{extract, expand}`: HKDF over SHA-256, SHA-384 or SHA-512, and `HmacSha256Key` (for
+//!   the hierarchical keyring's SP 800-108 KDF);
 //! * `Hasher`, `SigningKeyInner`, `VerifyingKeyInner`: ECDSA over an incrementally hashed message
 //!   (the signature covers the whole message, which may stream);
 //! * `RsaPublicKey`, `RsaPrivateKey` and their PEM loading, RSA encryption and decryption;
@@ -40,8 +41,9 @@ mod rsa;
 mod sign;
 
 pub(crate) use backend::aead::AeadKey;
+pub(crate) use backend::kdf::HmacSha256Key;
 pub(crate) use backend::{random_bytes, random_message_id};
-pub(crate) use kdf::derive_keys;
+pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256};
 pub use rsa::RsaPadding;
 pub(crate) use rsa::{
     decrypt as rsa_decrypt, encrypt as rsa_encrypt, private_key_from_pem, public_from_private,
@@ -63,6 +65,17 @@ pub fn crypto_backend() -> &'static str {
 /// An AEAD tag that did not verify: deliberately opaque, in both backends.
 #[derive(Debug)]
 pub(crate) struct AuthFailed;
+
+/// SHA-384 of the concatenation of `parts` (the hierarchical keyring's cache identifiers). Not a
+/// secret computation: the same `sha2` code for both backends.
+pub(crate) fn sha384(parts: &[&[u8]]) -> [u8; 48] {
+    use sha2::{Digest, Sha384};
+    let mut h = Sha384::new();
+    for part in parts {
+        h.update(part);
+    }
+    h.finalize().into()
+}
 
 /// Constant-time equality of two byte strings.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use sealbox::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding};
+use sealbox::{
+    BranchKeyMaterials, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring,
+    RsaPadding, StaticBranchKeyStore,
+};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -27,6 +30,13 @@ pub(crate) enum Material {
     Aes(Zeroizing<Vec<u8>>),
     RsaPrivate(String),
     RsaPublic(String),
+    /// A `static-branch-key`: a branch key (and its beacon key) that an in-memory store answers,
+    /// for `aws-kms-hierarchy` key descriptions.
+    StaticBranchKey {
+        version: String,
+        branch_key: Zeroizing<[u8; 32]>,
+        beacon_key: Option<Zeroizing<[u8; 32]>>,
+    },
     /// A key type sealbox does not handle here (aws-kms, ...): tests that need it are skipped.
     Unsupported(String),
 }
@@ -86,6 +96,7 @@ pub(crate) fn load_keys(path: &Path) -> anyhow::Result<HashMap<String, Key>> {
             _ => String::new(),
         };
         let material = match (ty, k["algorithm"].as_str().unwrap_or_default()) {
+            ("static-branch-key", _) => static_branch_key(name, k)?,
             ("symmetric", "aes") => Material::Aes(Zeroizing::new(
                 B64.decode(material_text.trim())
                     .with_context(|| format!("key {name}: bad base64"))?,
@@ -97,6 +108,41 @@ pub(crate) fn load_keys(path: &Path) -> anyhow::Result<HashMap<String, Key>> {
         keys.insert(name.clone(), Key { key_id, material });
     }
     Ok(keys)
+}
+
+/// A 32-byte key in base64.
+fn key_32(name: &str, field: &str, v: &Value) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let text = v
+        .as_str()
+        .ok_or_else(|| anyhow!("key {name}: no {field}"))?;
+    let bytes = Zeroizing::new(
+        B64.decode(text.trim())
+            .with_context(|| format!("key {name}: {field} is not base64"))?,
+    );
+    let mut key = Zeroizing::new([0u8; 32]);
+    if bytes.len() != key.len() {
+        bail!("key {name}: {field} is {} bytes, not 32", bytes.len());
+    }
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}
+
+/// A keys-manifest entry of type `static-branch-key`: `key-id` (the branch key ID),
+/// `branchKeyVersion`, `branchKey` and `beaconKey` (base64).
+fn static_branch_key(name: &str, k: &Value) -> anyhow::Result<Material> {
+    let version = k["branchKeyVersion"]
+        .as_str()
+        .ok_or_else(|| anyhow!("key {name}: no branchKeyVersion"))?
+        .to_owned();
+    let beacon_key = match &k["beaconKey"] {
+        Value::Null => None,
+        v => Some(key_32(name, "beaconKey", v)?),
+    };
+    Ok(Material::StaticBranchKey {
+        version,
+        branch_key: key_32(name, "branchKey", &k["branchKey"])?,
+        beacon_key,
+    })
 }
 
 fn padding(mk: &Value) -> anyhow::Result<RsaPadding> {
@@ -148,8 +194,9 @@ impl KeyringFactory {
             .ok_or_else(|| anyhow!("unknown key {name:?}"))
     }
 
-    /// One raw master key (or `raw` keyring description). `encrypt` asks for a keyring that can
-    /// encrypt with a private RSA key (deriving the public key explicitly).
+    /// One master key or single keyring description (`raw`, or `aws-kms-hierarchy` for a
+    /// `static-branch-key`). `encrypt` asks for a keyring that can encrypt with a private RSA
+    /// key (deriving the public key explicitly).
     pub(crate) fn raw(&self, mk: &Value, encrypt: bool) -> anyhow::Result<Arc<dyn Keyring>> {
         let cache_key = format!("{encrypt}{mk}");
         if let Some(k) = self
@@ -161,6 +208,14 @@ impl KeyringFactory {
             return Ok(k.clone());
         }
         let ty = mk["type"].as_str().unwrap_or_default();
+        if ty == "aws-kms-hierarchy" {
+            let keyring = self.hierarchy(mk)?;
+            self.cache
+                .lock()
+                .map_err(|_| anyhow!("poisoned"))?
+                .insert(cache_key, keyring.clone());
+            return Ok(keyring);
+        }
         if ty != "raw" {
             return Err(Skip(format!("key type {ty:?}")).into());
         }
@@ -198,6 +253,44 @@ impl KeyringFactory {
             .map_err(|_| anyhow!("poisoned"))?
             .insert(cache_key, keyring.clone());
         Ok(keyring)
+    }
+
+    /// An `aws-kms-hierarchy` key description: a hierarchical keyring for the named
+    /// `static-branch-key`, answered by an in-memory branch key store.
+    fn hierarchy(&self, kd: &Value) -> anyhow::Result<Arc<dyn Keyring>> {
+        let name = kd["key"]
+            .as_str()
+            .ok_or_else(|| anyhow!("aws-kms-hierarchy description without a key"))?;
+        let key = self.key(name)?;
+        let Material::StaticBranchKey {
+            version,
+            branch_key,
+            beacon_key,
+        } = &key.material
+        else {
+            bail!("key {name:?} is not a static-branch-key");
+        };
+        let store = StaticBranchKeyStore::new("test-vectors");
+        store.insert(BranchKeyMaterials::new(
+            key.key_id.clone(),
+            version.clone(),
+            Default::default(),
+            branch_key.clone(),
+        ))?;
+        if let Some(beacon) = beacon_key {
+            store.insert_beacon_key(BranchKeyMaterials::new(
+                key.key_id.clone(),
+                "",
+                Default::default(),
+                beacon.clone(),
+            ));
+        }
+        let keyring = HierarchicalKeyring::builder(Arc::new(store))
+            .branch_key_id(key.key_id.clone())
+            // One store read per runner: the store is in memory and never changes.
+            .ttl(std::time::Duration::from_secs(3600))
+            .build()?;
+        Ok(Arc::new(keyring))
     }
 
     /// A list of master keys: one keyring, or a multi-keyring whose generator is the first.

@@ -68,6 +68,31 @@ impl Fast {
     }
 }
 
+/// An HMAC-SHA-256 key with its inner and outer pads computed once (the PRF of the SP 800-108
+/// KDF that the hierarchical keyring uses, kept for as long as its branch key is cached). Held
+/// by aws-lc, which wipes it when freed.
+pub(crate) struct HmacSha256Key(hmac::Key);
+
+impl HmacSha256Key {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        HmacSha256Key(hmac::Key::new(hmac::HMAC_SHA256, key))
+    }
+
+    /// HMAC-SHA-256 of the concatenation of `parts`, into `out`.
+    pub(crate) fn sign(&self, parts: &[&[u8]], out: &mut [u8; 32]) -> Result<(), InvalidLength> {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        for part in parts {
+            ctx.update(part);
+        }
+        let tag = ctx.sign();
+        if tag.as_ref().len() != out.len() {
+            return Err(InvalidLength);
+        }
+        out.copy_from_slice(tag.as_ref());
+        Ok(())
+    }
+}
+
 /// aws-lc's own HKDF.
 #[cfg_attr(not(feature = "fips"), allow(dead_code))]
 pub(crate) struct Module(hkdf::Prk);

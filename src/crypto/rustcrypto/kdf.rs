@@ -1,7 +1,9 @@
 //! HKDF (RFC 5869) with the `hkdf` crate.
 
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
 
 use crate::crypto::kdf::HkdfHash;
 
@@ -35,5 +37,27 @@ impl Prk {
             Prk::Sha512(h) => h.expand(info, out),
         }
         .map_err(|_| InvalidLength)
+    }
+}
+
+/// An HMAC-SHA-256 key (the PRF of the SP 800-108 KDF that the hierarchical keyring uses). The
+/// `hmac` crate does not wipe its state on drop, so this keeps only the raw key, in zeroizing
+/// memory, and computes the pads on every use rather than keep them for a cache entry's life.
+pub(crate) struct HmacSha256Key(Zeroizing<Vec<u8>>);
+
+impl HmacSha256Key {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        HmacSha256Key(Zeroizing::new(key.to_vec()))
+    }
+
+    /// HMAC-SHA-256 of the concatenation of `parts`, into `out`.
+    pub(crate) fn sign(&self, parts: &[&[u8]], out: &mut [u8; 32]) -> Result<(), InvalidLength> {
+        // HMAC takes keys of any length: this never fails.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).map_err(|_| InvalidLength)?;
+        for part in parts {
+            mac.update(part);
+        }
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        Ok(())
     }
 }

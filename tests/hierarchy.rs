@@ -875,3 +875,54 @@ async fn composes_with_the_multi_keyring() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Arbitrary EDKs
+
+mod arbitrary {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever is done to a genuine EDK (bytes flipped, cut, extended, provider info
+        /// changed), unwrapping never panics, and it yields a data key only if the EDK is
+        /// unchanged, and then the right one.
+        #[test]
+        fn mangled_edks_are_refused_cleanly(
+            flips in proptest::collection::vec((0usize..200, 1u8..=255), 0..4),
+            cut in proptest::option::of(0usize..120),
+            extra in proptest::collection::vec(any::<u8>(), 0..4),
+            info in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            rt.block_on(async {
+                let (kr, ec, dk, edk) = one_edk().await;
+                let mut mangled = edk.clone();
+                for (at, x) in &flips {
+                    let len = mangled.ciphertext.len();
+                    mangled.ciphertext[at % len] ^= x;
+                }
+                if let Some(cut) = cut {
+                    mangled.ciphertext.truncate(cut);
+                }
+                mangled.ciphertext.extend_from_slice(&extra);
+                if let Some(info) = &info {
+                    mangled.provider_info = info.clone();
+                }
+                match kr.unwrap_data_key(SUITE, &ec, std::slice::from_ref(&mangled)).await {
+                    Ok(key) => {
+                        prop_assert_eq!(&mangled, &edk);
+                        prop_assert_eq!(key, dk);
+                    }
+                    Err(e) => {
+                        prop_assert_ne!(&mangled, &edk);
+                        prop_assert_eq!(e.attempts.len(), 1);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -1,5 +1,11 @@
 //! The branch-key cache: plaintext branch keys in memory, one entry per cache identifier, with
 //! single flight on misses.
+//!
+//! The caching materials manager has single flight too (`cmm/caching.rs`), but its calls carry
+//! seats: a waiter joins a call only if the materials it brings can still serve one more message
+//! and its bytes, and the entry is stored already charged for every seat. Branch keys have no
+//! usage limits, so here a call in flight is only a watch channel that every miss joins; sharing
+//! the CMM's machinery would mean threading its seat accounting through a cache that has none.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -400,6 +406,74 @@ mod tests {
         );
         // The NUL separators keep fields apart.
         assert_ne!(encrypt_key(b"pa", "rtstore", "bk"), id);
+    }
+
+    fn materials() -> BranchKeyMaterials {
+        BranchKeyMaterials::new(
+            "bk",
+            "e9ce18a3-edb5-4272-9f86-1cacb7997ff6",
+            Default::default(),
+            zeroize::Zeroizing::new([1u8; 32]),
+        )
+    }
+
+    /// A load that counts its calls and takes `delay`.
+    fn counting_load(calls: &Arc<AtomicU64>, delay: Duration) -> impl Fn() -> Load {
+        let calls = Arc::clone(calls);
+        move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(materials())
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_leader_hands_over_to_a_waiter() {
+        let cache = BranchKeyCache::new(4).unwrap();
+        let key = encrypt_key(b"p", "s", "bk");
+        let ttl = Duration::from_secs(60);
+        let calls = Arc::new(AtomicU64::new(0));
+        let load = counting_load(&calls, Duration::from_secs(1));
+        // The leader gives up half way through its call; the waiter then makes its own.
+        let leader = cache.get(&key, ttl, None, &load);
+        let waiter = cache.get(&key, ttl, None, &load);
+        let cancelled = tokio::time::timeout(Duration::from_millis(500), leader);
+        let (cancelled, waited) = tokio::join!(cancelled, waiter);
+        assert!(cancelled.is_err(), "the leader was cancelled");
+        assert_eq!(waited.unwrap().materials.branch_key_id(), "bk");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(lock(&cache.inner.flights).is_empty());
+        // And the entry it stored serves the next request.
+        cache.get(&key, ttl, None, &load).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let stats = cache.stats();
+        assert_eq!((stats.misses, stats.coalesced, stats.entries), (2, 1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entry_is_good_for_each_keyring_by_its_own_ttl() {
+        let cache = BranchKeyCache::new(4).unwrap();
+        let key = encrypt_key(b"p", "s", "bk");
+        let calls = Arc::new(AtomicU64::new(0));
+        let load = counting_load(&calls, Duration::ZERO);
+        cache
+            .get(&key, Duration::from_secs(10), None, &load)
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(30)).await;
+        // Still good for a keyring with a TTL of a minute, expired for one with ten seconds.
+        cache
+            .get(&key, Duration::from_secs(60), None, &load)
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        cache
+            .get(&key, Duration::from_secs(10), None, &load)
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

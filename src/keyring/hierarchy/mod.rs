@@ -19,7 +19,9 @@
 //!   them. A failed call is never cached: every request waiting on it gets its error (the
 //!   source of the [`KeyringError`](crate::KeyringError) or
 //!   [`UnwrapAttempt`](crate::UnwrapAttempt) is an `Arc<KeyStoreError>`), and the next request
-//!   calls the store again.
+//!   calls the store again. A waiter waits as long as the call takes: the DynamoDB store's calls
+//!   are bounded by the AWS SDK's timeouts and retries; a store of your own should bound its own.
+//!   If the request that made the call is cancelled, a waiter makes it again.
 //!
 //! # Sharing a cache, and what it means for permissions
 //!

@@ -8,8 +8,8 @@
 //!
 //! The DynamoDB and KMS clients come from the standard AWS configuration. No AWS account is
 //! needed with a local server: with `AWS_ENDPOINT_URL` pointing at `moto_server` (and dummy
-//! credentials and a region set), the example creates its own KMS key when `--kms-key` is not
-//! given. Against AWS, give `--kms-key` (the example never creates a KMS key there) and a table
+//! credentials and a region set), the example makes its own KMS key there (alias
+//! `alias/sealbox-hierarchical-example`, reused by later runs) when `--kms-key` is not given. Against AWS, give `--kms-key` (the example never creates a KMS key there) and a table
 //! name you may create; the table uses on-demand billing.
 //!
 //! `--tenant NAME=BRANCH_KEY_ID` (repeatable) uses existing branch keys instead of creating
@@ -79,6 +79,29 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// On a local server: the example's KMS key, made on the first run and found again by its alias
+/// afterwards (the branch keys in the table are wrapped under it).
+async fn local_key(kms: &aws_sdk_kms::Client) -> Result<String, Box<dyn std::error::Error>> {
+    const ALIAS: &str = "alias/sealbox-hierarchical-example";
+    if let Ok(found) = kms.describe_key().key_id(ALIAS).send().await {
+        if let Some(arn) = found.key_metadata().and_then(|m| m.arn()) {
+            return Ok(arn.to_owned());
+        }
+    }
+    let key = kms.create_key().send().await?;
+    let arn = key
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .ok_or("CreateKey returned no ARN")?
+        .to_owned();
+    kms.create_alias()
+        .alias_name(ALIAS)
+        .target_key_id(&arn)
+        .send()
+        .await?;
+    Ok(arn)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args()?;
@@ -86,14 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kms = aws_sdk_kms::Client::new(&config);
     let kms_key = match args.kms_key {
         Some(arn) => arn,
-        None if std::env::var_os("AWS_ENDPOINT_URL").is_some() => {
-            // A local server: make a key there.
-            let key = kms.create_key().send().await?;
-            key.key_metadata()
-                .and_then(|m| m.arn())
-                .ok_or("CreateKey returned no ARN")?
-                .to_owned()
-        }
+        None if std::env::var_os("AWS_ENDPOINT_URL").is_some() => local_key(&kms).await?,
         None => {
             return Err("give --kms-key ARN (or point AWS_ENDPOINT_URL at a local server)".into())
         }

@@ -21,14 +21,16 @@ use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextMut,
-    BeforeTransmitInterceptorContextMut,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
 };
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
 use aws_sdk_kms::error::{BoxError, ProvideErrorMetadata, SdkError};
-use aws_sdk_kms::operation::decrypt::DecryptError;
+use aws_sdk_kms::operation::decrypt::{DecryptError, DecryptInput};
+use aws_sdk_kms::operation::generate_data_key_without_plaintext::GenerateDataKeyWithoutPlaintextInput;
+use aws_sdk_kms::operation::re_encrypt::ReEncryptInput;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
@@ -181,6 +183,8 @@ struct State {
     attempts: HashMap<String, usize>,
     /// Operations whose responses wait at this barrier (the rotation race).
     barrier: Option<(String, Arc<Barrier>)>,
+    /// The grant tokens of each KMS request, by operation.
+    grant_tokens: Vec<(&'static str, Option<Vec<String>>)>,
 }
 
 /// An SDK interceptor for the DynamoDB and KMS clients: counts attempts by operation, rewrites
@@ -222,6 +226,28 @@ impl Interceptor {
 impl Intercept for Interceptor {
     fn name(&self) -> &'static str {
         "sealbox-test-interceptor"
+    }
+
+    fn read_before_serialization(
+        &self,
+        ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = ctx.input();
+        let tokens = if let Some(i) = input.downcast_ref::<DecryptInput>() {
+            Some(("Decrypt", i.grant_tokens.clone()))
+        } else if let Some(i) = input.downcast_ref::<ReEncryptInput>() {
+            Some(("ReEncrypt", i.grant_tokens.clone()))
+        } else {
+            input
+                .downcast_ref::<GenerateDataKeyWithoutPlaintextInput>()
+                .map(|i| ("GenerateDataKeyWithoutPlaintext", i.grant_tokens.clone()))
+        };
+        if let Some(t) = tokens {
+            self.state.lock().unwrap().grant_tokens.push(t);
+        }
+        Ok(())
     }
 
     fn modify_before_transmit(
@@ -818,4 +844,41 @@ async fn kms_access_denied_reaches_the_caller() {
     );
     // The next call goes through.
     assert!(denied.get_active_branch_key(&id).await.is_ok());
+}
+
+#[tokio::test]
+async fn grant_tokens_go_with_every_kms_call() {
+    let (store, arn) = new_store("grants").await;
+    let seen = Interceptor::default();
+    let granted = DynamoDbKeyStore::new(
+        ddb(None),
+        kms(Some(&seen)),
+        store.table_name(),
+        KmsConfiguration::KeyArn(arn),
+    )
+    .unwrap()
+    .with_grant_tokens(["token-1", "token-2"]);
+    let id = granted.create_key(None, &BTreeMap::new()).await.unwrap();
+    granted.version_key(&id).await.unwrap();
+    granted.get_active_branch_key(&id).await.unwrap();
+    let calls = seen.state.lock().unwrap().grant_tokens.clone();
+    let ops: Vec<&str> = calls.iter().map(|(op, _)| *op).collect();
+    // create: generate, re-encrypt, generate (beacon); rotate: re-encrypt (authenticate),
+    // generate, re-encrypt; read: decrypt.
+    assert_eq!(
+        ops,
+        [
+            "GenerateDataKeyWithoutPlaintext",
+            "ReEncrypt",
+            "GenerateDataKeyWithoutPlaintext",
+            "ReEncrypt",
+            "GenerateDataKeyWithoutPlaintext",
+            "ReEncrypt",
+            "Decrypt"
+        ]
+    );
+    let want = Some(vec!["token-1".to_owned(), "token-2".to_owned()]);
+    for (op, tokens) in &calls {
+        assert_eq!(tokens, &want, "{op}");
+    }
 }

@@ -77,6 +77,7 @@
 //! [aws-lc-rs]: https://docs.rs/aws-lc-rs
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -127,6 +128,9 @@ pub use keyring::hierarchy::{
     HierarchicalKeyring, HierarchicalKeyringBuilder, KeyStoreError, StaticBranchKeyStore,
     DEFAULT_BRANCH_KEY_CACHE_CAPACITY,
 };
+#[cfg(feature = "hierarchy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hierarchy")))]
+pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{

@@ -37,6 +37,23 @@ pub(crate) struct Common {
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "ARN")]
     kms_key: Option<String>,
+    /// A hierarchical keyring's branch key ID, read from the key store that --key-store and
+    /// --key-store-kms-key name (the AWS clients as for --kms-key).
+    #[cfg(feature = "hierarchy")]
+    #[arg(long, value_name = "ID", requires_all = ["key_store", "key_store_kms_key"])]
+    branch_key_id: Option<String>,
+    /// The hierarchical keyring's key store: its DynamoDB table.
+    #[cfg(feature = "hierarchy")]
+    #[arg(long, value_name = "TABLE", requires = "branch_key_id")]
+    key_store: Option<String>,
+    /// The KMS key ARN that wraps the key store's branch keys.
+    #[cfg(feature = "hierarchy")]
+    #[arg(long, value_name = "ARN", requires = "branch_key_id")]
+    key_store_kms_key: Option<String>,
+    /// The key store's logical name (default: the table name).
+    #[cfg(feature = "hierarchy")]
+    #[arg(long, value_name = "NAME", requires = "branch_key_id")]
+    logical_key_store_name: Option<String>,
     /// RSA padding: pkcs1, oaep-sha1, oaep-sha256, oaep-sha384, oaep-sha512.
     #[arg(long, default_value = "oaep-sha256")]
     rsa_padding: String,
@@ -93,7 +110,7 @@ pub(crate) struct DecryptArgs {
     max_header_length: Option<usize>,
 }
 
-fn parse_context(pairs: &[String]) -> anyhow::Result<EncryptionContext> {
+pub(crate) fn parse_context(pairs: &[String]) -> anyhow::Result<EncryptionContext> {
     pairs
         .iter()
         .map(|p| {
@@ -140,6 +157,22 @@ fn keyring(
         let client = aws_sdk_kms::Client::new(&config);
         keyrings.push(Arc::new(sealbox::KmsKeyring::new(client, arn)?));
     }
+    #[cfg(feature = "hierarchy")]
+    if let (Some(id), Some(table), Some(arn)) =
+        (&c.branch_key_id, &c.key_store, &c.key_store_kms_key)
+    {
+        let store = rt.block_on(crate::keystore::open(&crate::keystore::StoreArgs {
+            key_store: table.clone(),
+            key_store_kms_key: arn.clone(),
+            logical_key_store_name: c.logical_key_store_name.clone(),
+        }))?;
+        // One process, one message: the TTL only bounds how long the branch key is held.
+        let keyring = sealbox::HierarchicalKeyring::builder(Arc::new(store))
+            .branch_key_id(id)
+            .ttl(std::time::Duration::from_secs(60))
+            .build()?;
+        keyrings.push(Arc::new(keyring));
+    }
     #[cfg(not(feature = "kms"))]
     let _ = rt;
     if let Some(path) = &c.aes_key_file {
@@ -169,7 +202,7 @@ fn keyring(
         keyrings.push(Arc::new(k));
     }
     match keyrings.len() {
-        0 => bail!("no key given: use --aes-key-file, --rsa-key or --kms-key"),
+        0 => bail!("no key given: use --aes-key-file, --rsa-key, --kms-key or --branch-key-id"),
         1 => Ok(keyrings.remove(0)),
         _ => {
             let generator = keyrings.remove(0);
@@ -278,7 +311,16 @@ pub(crate) fn encrypt(
     let context = parse_context(&c.context)?;
     let (input, len) = open_input(&c.input)?;
     let length = len.map_or(PlaintextLength::Unknown, PlaintextLength::Exact);
-    let encryptor = rt.block_on(client.encryptor(&cmm, &context, length))?;
+    // Getting the materials is the first call to the key's service: its failure (refused,
+    // unreachable, a branch key that does not authenticate) is a failure (exit 1), not a usage
+    // error.
+    let encryptor = match rt.block_on(client.encryptor(&cmm, &context, length)) {
+        Ok(encryptor) => encryptor,
+        Err(e) => {
+            eprintln!("sealbox: encrypt failed: {:#}", anyhow::Error::from(e));
+            return Ok(ExitCode::from(1));
+        }
+    };
     let mut output = Output::open(&c.output)?;
     let bar = progress(c, len);
     let result = (|| -> anyhow::Result<()> {

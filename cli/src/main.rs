@@ -31,6 +31,8 @@ fn write_out(args: std::fmt::Arguments<'_>) {
 mod bench;
 mod crypt;
 mod inspect;
+#[cfg(feature = "hierarchy")]
+mod keystore;
 mod simulate;
 mod vectors;
 
@@ -62,6 +64,12 @@ enum Command {
     /// Try data-key caching thresholds against a traffic profile: the real caching materials
     /// manager and client over a simulated master key (latency, quota, price), on virtual time.
     Simulate(Box<simulate::SimulateArgs>),
+    /// Administer a hierarchical keyring's branch key store on DynamoDB.
+    #[cfg(feature = "hierarchy")]
+    Keystore {
+        #[command(subcommand)]
+        command: keystore::KeystoreCommand,
+    },
     /// Run ESDK test-vector manifests.
     Vectors {
         #[command(subcommand)]
@@ -104,6 +112,8 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => crypt::encrypt(&runtime, &args),
         Command::Decrypt(args) => crypt::decrypt(&runtime, &args),
         Command::Inspect { input } => inspect::run(&input),
+        #[cfg(feature = "hierarchy")]
+        Command::Keystore { command } => Ok(keystore::run(&runtime, &command)),
         Command::Bench(args) => bench::run(&args),
         // A runtime of its own: the simulation runs on a paused clock.
         Command::Simulate(args) => simulate::run(&args),

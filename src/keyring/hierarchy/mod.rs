@@ -43,12 +43,16 @@
 //! entries that the message does not store).
 
 mod cache;
+#[cfg(feature = "hierarchy")]
+mod dynamodb;
 mod keyring;
 mod memory;
 mod store;
 mod wrap;
 
 pub use cache::{BranchKeyCache, BranchKeyCacheStats, DEFAULT_BRANCH_KEY_CACHE_CAPACITY};
+#[cfg(feature = "hierarchy")]
+pub use dynamodb::{DynamoDbKeyStore, KmsConfiguration};
 pub use keyring::{BranchKeyIdSupplier, HierarchicalKeyring, HierarchicalKeyringBuilder};
 pub use memory::StaticBranchKeyStore;
 pub use store::{BranchKeyMaterials, BranchKeyStore, KeyStoreError};

@@ -106,6 +106,27 @@ pub enum KeyStoreError {
         #[source]
         source: BoxError,
     },
+    /// A write lost to another: the branch key already exists (create), or its active version
+    /// changed between the read and the write (a concurrent rotation). Nothing was written.
+    #[error("branch key {branch_key_id:?}: {reason}")]
+    Conflict {
+        /// The branch key ID.
+        branch_key_id: String,
+        /// What was in the way.
+        reason: String,
+    },
+    /// The key store's table itself: it could not be described or created, or its key schema
+    /// is not a key store's.
+    #[error("key store table {table:?}: {reason}")]
+    Table {
+        /// The physical table name.
+        table: String,
+        /// What is wrong.
+        reason: String,
+        /// The underlying error (the DynamoDB call's), if any.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The store cannot do this as configured (for example creating a key on a discovery store).
     #[error("key store: {0}")]
     Config(String),

@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sealbox::DecryptOptions;
 use sealbox_fuzz::{cmm, decrypt_client, runtime};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
         }
         // Supplying the context it carries changes nothing.
         let again = runtime()
-            .block_on(client.decrypt_with(cmm(), data, &DecryptOptions::new().reproduced_context(decrypted.encryption_context.clone())))
+            .block_on(client.decrypt_with(
+                cmm(),
+                data,
+                &DecryptOptions::new().reproduced_context(decrypted.encryption_context.clone()),
+            ))
             .expect("decrypts again with its own context");
         assert_eq!(again.plaintext, decrypted.plaintext);
         // One byte more is trailing data.

@@ -60,7 +60,7 @@
 //!   `default-features = false, features = ["rustcrypto"]` (add `"kms"` to keep the KMS
 //!   keyrings).
 //! * `fips`: aws-lc's FIPS module (implies `aws-lc`; building it needs CMake and Go).
-//! * `hierarchy`: [`DynamoDbKeyStore`], the Hierarchical keyring's branch key store, on
+//! * `hierarchy`: `DynamoDbKeyStore`, the Hierarchical keyring's branch key store, on
 //!   `aws-sdk-dynamodb` (implies `kms`). The keyring itself ([`HierarchicalKeyring`]) needs no
 //!   feature.
 //! * `kinesis`: an encrypting Kinesis producer and a decrypting consumer (`sealbox::kinesis`), on

@@ -308,7 +308,7 @@ impl DecryptCore {
 }
 
 /// Reads the plaintext of a message from an inner reader ([`Read`] or tokio [`AsyncRead`]),
-/// holding at most about one frame of it. See the [module docs](crate::stream) for what is
+/// holding at most about one frame of it. See the [crate docs](crate#streaming) for what is
 /// released when. Errors come as `io::Error`s whose inner error is a [`crate::Error`].
 pub struct DecryptingReader<R> {
     inner: R,

@@ -79,6 +79,14 @@ impl FleetPlan {
         self.rate * f64::from(self.sample_hosts) / f64::from(self.hosts)
     }
 
+    /// The warm-up, the longest cache lifetime, after which the caches are in a steady state;
+    /// `None` when the window is shorter than twice that. (A window of whole lifetimes measures
+    /// the steady state exactly: each entry is read again once per lifetime after it.)
+    fn warmup(&self) -> Option<Duration> {
+        let w = self.ttl.max(self.max_age);
+        (self.duration >= w * 2).then_some(w)
+    }
+
     /// How much the sampled counts are multiplied by for the whole fleet.
     fn scale(&self) -> f64 {
         f64::from(self.hosts) / f64::from(self.sample_hosts)
@@ -252,6 +260,9 @@ pub(crate) struct FleetOutcome {
     pub(crate) ddb_reads: f64,
     pub(crate) cost_usd: f64,
     pub(crate) cost_usd_per_month: f64,
+    /// Whether the monthly cost is from the steady state after the warm-up (else from the whole
+    /// window, cold start included).
+    pub(crate) steady: bool,
     pub(crate) latency_p50: Duration,
     pub(crate) latency_p99: Duration,
     pub(crate) real: std::time::Duration,
@@ -330,12 +341,21 @@ async fn simulate(plan: &FleetPlan, config: FleetConfig) -> anyhow::Result<Fleet
     let mut touched = HashSet::new();
     let mut tasks = Vec::new();
     let mut index = 0u64;
+    let count = |config: FleetConfig| match config {
+        FleetConfig::Hierarchical => store.reads.load(Ordering::Relaxed),
+        _ => kms.stats().calls,
+    };
+    let warmup = plan.warmup();
+    let mut warm = None;
     loop {
         let at = Duration::from_secs_f64(index as f64 / rate);
         if at >= plan.duration {
             break;
         }
         tokio::time::sleep_until(start + at).await;
+        if warm.is_none() && warmup.is_some_and(|w| at >= w) {
+            warm = Some(count(config));
+        }
         let host = rng.gen_range(0..hosts.len());
         let tenant = zipf.draw(&mut rng);
         touched.insert((host, tenant));
@@ -369,15 +389,27 @@ async fn simulate(plan: &FleetPlan, config: FleetConfig) -> anyhow::Result<Fleet
 
     let mut tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
     tally.latencies_us.sort_unstable();
-    let reads = store.reads.load(Ordering::Relaxed);
+    let calls = count(config);
     let (sampled_kms_calls, sampled_ddb_reads) = match config {
-        FleetConfig::Hierarchical => (reads, reads),
-        _ => (kms.stats().calls, 0),
+        FleetConfig::Hierarchical => (calls, calls),
+        _ => (calls, 0),
     };
     let scale = plan.scale();
     let kms_calls = sampled_kms_calls as f64 * scale;
     let ddb_reads = sampled_ddb_reads as f64 * scale;
-    let cost_usd = kms_calls * plan.kms.cost_per_call + ddb_reads * plan.ddb_cost;
+    let price = |calls: f64| match config {
+        FleetConfig::Hierarchical => calls * (plan.kms.cost_per_call + plan.ddb_cost),
+        _ => calls * plan.kms.cost_per_call,
+    };
+    let cost_usd = price(calls as f64 * scale);
+    // The month: from the calls after the warm-up (steady state), when the window has one.
+    let cost_usd_per_month = match (warm, warmup) {
+        (Some(before), Some(w)) => {
+            price((calls - before) as f64 * scale) / (plan.duration - w).as_secs_f64()
+                * MONTH.as_secs_f64()
+        }
+        _ => cost_usd / plan.duration.as_secs_f64() * MONTH.as_secs_f64(),
+    };
     Ok(FleetOutcome {
         config,
         sampled_messages: index,
@@ -389,7 +421,8 @@ async fn simulate(plan: &FleetPlan, config: FleetConfig) -> anyhow::Result<Fleet
         kms_calls,
         ddb_reads,
         cost_usd,
-        cost_usd_per_month: cost_usd / plan.duration.as_secs_f64() * MONTH.as_secs_f64(),
+        cost_usd_per_month,
+        steady: warm.is_some(),
         latency_p50: percentile(&tally.latencies_us, 0.50),
         latency_p99: percentile(&tally.latencies_us, 0.99),
         real: std::time::Duration::ZERO,
@@ -497,9 +530,16 @@ pub(crate) fn print_row(o: &FleetOutcome) {
 pub(crate) fn print_footer(plan: &FleetPlan) {
     outln!();
     outln!(
-        "KMS calls, DynamoDB reads: over the {} window, for all {} hosts. $/month: that window's cost times 30 days / window (the window starts with cold caches, so this errs high). p50/p99: encrypt latency from arrival; CPU time is not simulated, so a cache hit takes 0 ms. A hierarchical miss is one DynamoDB GetItem and then one KMS Decrypt of the branch key.",
+        "KMS calls, DynamoDB reads: over the {} window, for all {} hosts. $/month: {}. p50/p99: encrypt latency from arrival; CPU time is not simulated, so a cache hit takes 0 ms. A hierarchical miss is one DynamoDB GetItem and then one KMS Decrypt of the branch key.",
         show_duration(plan.duration),
-        plan.hosts
+        plan.hosts,
+        match plan.warmup() {
+            Some(w) => format!(
+                "the calls after the first {} (the longest cache lifetime: caches are warm), times 30 days / the rest of the window",
+                show_duration(w)
+            ),
+            None => "the window's cost times 30 days / window (the window is shorter than twice the longest cache lifetime, so cold caches count and this errs high)".into(),
+        }
     );
 }
 
@@ -530,6 +570,7 @@ pub(crate) fn json(plan: &FleetPlan, o: &FleetOutcome) -> Value {
         "ddb_reads": o.ddb_reads,
         "cost_usd": o.cost_usd,
         "cost_usd_per_month": o.cost_usd_per_month,
+        "cost_per_month_steady_state": o.steady,
         "latency_p50_ms": ms(o.latency_p50),
         "latency_p99_ms": ms(o.latency_p99),
         "real_time_s": o.real.as_secs_f64(),

@@ -129,7 +129,8 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 1.0, help_heading = "Fleet")]
     zipf: f64,
     /// Fleet: hosts actually simulated, each with its share of the traffic; counts and costs are
-    /// scaled to --hosts (hosts are identical and independent). Default: all of them, at most 2.
+    /// scaled to --hosts (hosts are identical and independent, each with its own caches, and
+    /// receive traffic uniformly at random). Default: 1.
     #[arg(long, help_heading = "Fleet")]
     sample_hosts: Option<u32>,
     /// Fleet: the hierarchical keyring's branch-key TTL.
@@ -333,7 +334,7 @@ fn resolve_fleet(args: &SimulateArgs) -> anyhow::Result<(fleet::FleetPlan, Optio
     let plan = fleet::FleetPlan {
         scenario: named,
         hosts,
-        sample_hosts: args.sample_hosts.unwrap_or(hosts.min(2)),
+        sample_hosts: args.sample_hosts.unwrap_or(1),
         tenants: args.tenants.unwrap_or(1000),
         zipf: args.zipf,
         rate,

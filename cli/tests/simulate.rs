@@ -245,3 +245,110 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The fleet configuration named `key`.
+fn config<'a>(results: &'a [Value], key: &str) -> &'a Value {
+    results
+        .iter()
+        .find(|r| r["configuration"] == key)
+        .unwrap_or_else(|| panic!("no {key} configuration"))
+}
+
+#[test]
+fn fleet_hierarchical_keyring_reads_once_per_host_tenant_and_ttl_period() {
+    // 3 hosts, 5 tenants, 300 messages/s: every host sees every tenant in every period. A 10 s
+    // branch-key TTL over 30 s is 3 periods; data-key caching at max age 5 s is 6.
+    let r = simulate(&[
+        "--scenario",
+        "fleet",
+        "--hosts",
+        "3",
+        "--sample-hosts",
+        "3",
+        "--tenants",
+        "5",
+        "--rate",
+        "300",
+        "--duration",
+        "30s",
+        "--branch-key-ttl",
+        "10s",
+        "--max-age",
+        "5s",
+    ]);
+    assert_eq!(r.len(), 3, "no cache, data-key caching, hierarchical");
+    let hier = config(&r, "hierarchical");
+    let pairs = u(hier, "touched_host_tenants");
+    assert_eq!(pairs, 3 * 5, "every host sees every tenant: {hier}");
+    let periods = 3;
+    assert_eq!(u(hier, "sampled_kms_calls"), pairs * periods, "{hier}");
+    assert_eq!(u(hier, "sampled_ddb_reads"), pairs * periods, "{hier}");
+    assert_eq!(f(hier, "kms_calls"), (pairs * periods) as f64);
+    assert_eq!(u(hier, "failed"), 0, "{hier}");
+
+    let dkc = config(&r, "data-key-caching");
+    assert_eq!(u(dkc, "sampled_kms_calls"), pairs * 6, "{dkc}");
+    assert_eq!(u(dkc, "sampled_ddb_reads"), 0, "{dkc}");
+    assert!(f(hier, "kms_calls") < f(dkc, "kms_calls"));
+
+    let none = config(&r, "no-cache");
+    assert_eq!(u(none, "sampled_kms_calls"), u(none, "sampled_messages"));
+    assert_eq!(u(none, "sampled_messages"), 9000);
+    assert!(f(none, "latency_p50_ms") >= 10.0, "{none}");
+    // A miss costs a DynamoDB read and a KMS call; the rest are free.
+    let cost = f(hier, "kms_calls") * f(hier, "kms_cost_usd_per_call")
+        + f(hier, "ddb_reads") * f(hier, "ddb_cost_usd_per_read");
+    assert!((f(hier, "cost_usd") - cost).abs() < 1e-12, "{hier}");
+}
+
+#[test]
+fn fleet_sampled_hosts_scale_to_the_fleet() {
+    let r = simulate(&[
+        "--hosts",
+        "10",
+        "--sample-hosts",
+        "2",
+        "--tenants",
+        "4",
+        "--rate",
+        "500",
+        "--duration",
+        "20s",
+        "--branch-key-ttl",
+        "10s",
+    ]);
+    let hier = config(&r, "hierarchical");
+    assert_eq!(u(hier, "sampled_messages"), 2000, "2 of 10 hosts: a fifth");
+    assert_eq!(
+        f(hier, "kms_calls"),
+        u(hier, "sampled_kms_calls") as f64 * 5.0
+    );
+}
+
+#[test]
+fn fleet_bad_input_is_a_clear_error() {
+    for (args, needle) in [
+        (&["--hosts", "0"][..], "--hosts"),
+        (
+            &["--hosts", "2", "--sample-hosts", "3"][..],
+            "--sample-hosts",
+        ),
+        (&["--tenants", "5", "--zipf=-1"][..], "--zipf"),
+        (&["--scenario", "burst", "--hosts", "2"][..], "--hosts"),
+        (&["--tenants", "5", "--max-age", "1m,2m"][..], "--max-age"),
+        (
+            &["--tenants", "5", "--branch-key-ttl", "0s"][..],
+            "--branch-key-ttl",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+            .arg("simulate")
+            .args(args)
+            .output()
+            .expect("run sealbox simulate");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

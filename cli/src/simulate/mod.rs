@@ -2,6 +2,7 @@
 //! them, with the real caching materials manager and client, on virtual time.
 
 mod engine;
+mod fleet;
 mod keyring;
 mod report;
 mod scenario;
@@ -23,7 +24,7 @@ use traffic::{parse_duration, parse_list, parse_optional, parse_size, parse_size
 #[derive(Args, Debug)]
 pub(crate) struct SimulateArgs {
     /// A worked example whose settings are the defaults: slow-master-key, high-volume, burst,
-    /// expensive-master-key.
+    /// expensive-master-key, fleet.
     #[arg(long)]
     scenario: Option<String>,
 
@@ -117,6 +118,38 @@ pub(crate) struct SimulateArgs {
     #[arg(long, help_heading = "Thresholds (comma lists sweep)")]
     no_baseline: bool,
 
+    /// Fleet: hosts, each with caches of its own (fleet mode: no cache, data-key caching and
+    /// the hierarchical keyring compared). Scenario fleet: 100.
+    #[arg(long, help_heading = "Fleet")]
+    hosts: Option<u32>,
+    /// Fleet: tenants, each with its own encryption context and branch key. Scenario fleet: 1000.
+    #[arg(long, help_heading = "Fleet")]
+    tenants: Option<u32>,
+    /// Fleet: the Zipf exponent of the tenant mix (0: uniform; 1: tenant k gets 1/k as much).
+    #[arg(long, default_value_t = 1.0, help_heading = "Fleet")]
+    zipf: f64,
+    /// Fleet: hosts actually simulated, each with its share of the traffic; counts and costs are
+    /// scaled to --hosts (hosts are identical and independent, each with its own caches, and
+    /// receive traffic uniformly at random). Default: 1.
+    #[arg(long, help_heading = "Fleet")]
+    sample_hosts: Option<u32>,
+    /// Fleet: the hierarchical keyring's branch-key TTL.
+    #[arg(long, default_value = "5m", help_heading = "Fleet")]
+    branch_key_ttl: String,
+    /// Fleet: DynamoDB GetItem latency (a branch-key read), e.g. 5ms or 3ms-8ms.
+    #[arg(long, default_value = "5ms", help_heading = "Fleet")]
+    ddb_latency: String,
+    /// Fleet: dollars per DynamoDB read. Default: $0.25 per million strongly consistent reads
+    /// (on-demand read request units, us-east-1). A hierarchical miss also pays one KMS call at
+    /// --cost (default $0.03 per 10,000 requests).
+    #[arg(
+        long,
+        value_name = "USD",
+        default_value_t = 0.000_000_25,
+        help_heading = "Fleet"
+    )]
+    ddb_cost: f64,
+
     /// A monthly budget in dollars to compare each configuration's cost with.
     #[arg(long, value_name = "USD")]
     budget: Option<f64>,
@@ -161,13 +194,7 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
     if duration.is_zero() {
         bail!("--duration must be more than zero");
     }
-    let latency = {
-        let l = args.latency.as_deref().unwrap_or(sc.latency);
-        match l.split_once('-') {
-            Some((a, b)) => Latency::Uniform(parse_duration(a)?, parse_duration(b)?),
-            None => Latency::Fixed(parse_duration(l)?),
-        }
-    };
+    let latency = parse_latency(args.latency.as_deref().unwrap_or(sc.latency))?;
     let rate_limit = match &args.rate_limit {
         Some(r) => parse_optional(r, |v| {
             v.parse::<f64>()
@@ -178,10 +205,7 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
     if rate_limit.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         bail!("--rate-limit must be more than zero, or none");
     }
-    let suite = u16::from_str_radix(args.suite.trim_start_matches("0x"), 16)
-        .ok()
-        .and_then(AlgorithmSuite::from_id)
-        .ok_or_else(|| anyhow!("unknown suite {:?}", args.suite))?;
+    let suite = parse_suite(&args.suite)?;
     let plan = Plan {
         scenario: named,
         arrivals: Arrivals { rate, burst },
@@ -258,8 +282,117 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
     Ok((plan, configs, named.map(|_| sc.about)))
 }
 
+fn parse_suite(s: &str) -> anyhow::Result<AlgorithmSuite> {
+    u16::from_str_radix(s.trim_start_matches("0x"), 16)
+        .ok()
+        .and_then(AlgorithmSuite::from_id)
+        .ok_or_else(|| anyhow!("unknown suite {s:?}"))
+}
+
+fn parse_latency(l: &str) -> anyhow::Result<Latency> {
+    Ok(match l.split_once('-') {
+        Some((a, b)) => Latency::Uniform(parse_duration(a)?, parse_duration(b)?),
+        None => Latency::Fixed(parse_duration(l)?),
+    })
+}
+
+/// The fleet plan, from the fleet scenario's defaults and the options.
+fn resolve_fleet(args: &SimulateArgs) -> anyhow::Result<(fleet::FleetPlan, Option<&'static str>)> {
+    let sc = &scenario::FLEET;
+    let named = args.scenario.is_some().then_some(sc.name);
+    if args.burst.is_some() || args.rate_limit.is_some() {
+        bail!("--burst and --rate-limit are not supported with a fleet (--hosts, --tenants)");
+    }
+    let rate = args.rate.unwrap_or(sc.rate);
+    if !(rate.is_finite() && rate > 0.0) {
+        bail!("--rate must be more than zero");
+    }
+    let size = match parse_sizes(args.size.as_deref().unwrap_or(sc.size))? {
+        traffic::Sizes::Fixed(n) if n <= engine::REAL_BYTES_LIMIT => n as usize,
+        _ => bail!(
+            "a fleet takes one --size up to {}",
+            traffic::show_size(engine::REAL_BYTES_LIMIT)
+        ),
+    };
+    let duration = parse_duration(args.duration.as_deref().unwrap_or(sc.duration))?;
+    if duration.is_zero() {
+        bail!("--duration must be more than zero");
+    }
+    let max_messages = match args.max_messages.as_deref().unwrap_or(sc.max_messages) {
+        v if v.contains(',') => bail!("a fleet takes one --max-messages, not a list"),
+        v => parse_optional(v, |v| {
+            v.replace('_', "")
+                .parse::<u64>()
+                .with_context(|| format!("bad --max-messages {v:?}"))
+        })?,
+    };
+    let max_age = match args.max_age.as_deref().unwrap_or(sc.max_age) {
+        v if v.contains(',') => bail!("a fleet takes one --max-age, not a list"),
+        v => parse_duration(v)?,
+    };
+    let hosts = args.hosts.unwrap_or(100);
+    let plan = fleet::FleetPlan {
+        scenario: named,
+        hosts,
+        sample_hosts: args.sample_hosts.unwrap_or(1),
+        tenants: args.tenants.unwrap_or(1000),
+        zipf: args.zipf,
+        rate,
+        size,
+        duration,
+        kms: ServiceModel {
+            latency: parse_latency(args.latency.as_deref().unwrap_or(sc.latency))?,
+            rate_limit: None,
+            burst_seconds: args.quota_burst,
+            cost_per_call: args.cost.unwrap_or(sc.cost),
+        },
+        ddb_latency: parse_latency(&args.ddb_latency)?,
+        ddb_cost: args.ddb_cost,
+        max_age,
+        max_messages,
+        ttl: parse_duration(&args.branch_key_ttl)?,
+        suite: parse_suite(&args.suite)?,
+        seed: args.seed,
+    };
+    fleet::validate(&plan)?;
+    Ok((plan, named.map(|_| sc.about)))
+}
+
+/// Compare the three configurations over a fleet, printing each result as soon as it is known.
+fn run_fleet(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    let (plan, about) = resolve_fleet(args)?;
+    if !args.json {
+        fleet::print_plan(&plan, about);
+    }
+    for config in fleet::FleetConfig::ALL {
+        let outcome = fleet::run(&plan, config)?;
+        if args.json {
+            outln!("{}", fleet::json(&plan, &outcome));
+        } else {
+            fleet::print_row(&outcome);
+        }
+    }
+    if !args.json {
+        fleet::print_footer(&plan);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Run every configuration and print each result as soon as it is known.
 pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    if args.scenario.as_deref() == Some(scenario::FLEET.name)
+        || args.hosts.is_some()
+        || args.tenants.is_some()
+    {
+        if args
+            .scenario
+            .as_deref()
+            .is_some_and(|s| s != scenario::FLEET.name)
+        {
+            bail!("--hosts and --tenants go with --scenario fleet or no scenario");
+        }
+        return run_fleet(args);
+    }
     let (plan, configs, about) = resolve(args)?;
     if !args.json {
         report::print_plan(&plan, about, configs.len());

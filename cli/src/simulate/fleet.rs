@@ -38,6 +38,9 @@ use super::{dollars, ms};
 /// The encryption-context key that names the tenant.
 const TENANT: &str = "tenant";
 
+/// The most tenants a run takes (the Zipf table and each host's caches hold one entry each).
+const MAX_TENANTS: u32 = 1_000_000;
+
 /// Everything a fleet run needs.
 #[derive(Clone, Debug)]
 pub(crate) struct FleetPlan {
@@ -348,10 +351,10 @@ async fn simulate(plan: &FleetPlan, config: FleetConfig) -> anyhow::Result<Fleet
     let warmup = plan.warmup();
     let mut warm = None;
     loop {
-        let at = Duration::from_secs_f64(index as f64 / rate);
-        if at >= plan.duration {
-            break;
-        }
+        let at = match Duration::try_from_secs_f64(index as f64 / rate) {
+            Ok(at) if at < plan.duration => at,
+            _ => break,
+        };
         tokio::time::sleep_until(start + at).await;
         if warm.is_none() && warmup.is_some_and(|w| at >= w) {
             warm = Some(count(config));
@@ -441,6 +444,9 @@ fn percentile(sorted: &[u64], q: f64) -> Duration {
 pub(crate) fn validate(plan: &FleetPlan) -> anyhow::Result<()> {
     if plan.hosts == 0 || plan.tenants == 0 {
         bail!("--hosts and --tenants must be at least 1");
+    }
+    if plan.tenants > MAX_TENANTS {
+        bail!("--tenants: at most {MAX_TENANTS}");
     }
     if plan.sample_hosts == 0 || plan.sample_hosts > plan.hosts {
         bail!("--sample-hosts must be between 1 and --hosts");

@@ -44,6 +44,7 @@ const MAX_TENANTS: u32 = 1_000_000;
 /// Everything a fleet run needs.
 #[derive(Clone, Debug)]
 pub(crate) struct FleetPlan {
+    /// The named scenario, if any.
     pub(crate) scenario: Option<&'static str>,
     /// Hosts in the fleet.
     pub(crate) hosts: u32,
@@ -72,7 +73,9 @@ pub(crate) struct FleetPlan {
     pub(crate) max_messages: Option<u64>,
     /// Hierarchical keyring: the branch-key TTL.
     pub(crate) ttl: Duration,
+    /// The algorithm suite of every message.
     pub(crate) suite: AlgorithmSuite,
+    /// Seed of the host and tenant draws and the DynamoDB latencies.
     pub(crate) seed: u64,
 }
 
@@ -248,10 +251,13 @@ impl Zipf {
 /// The result of one configuration over the fleet (counts scaled to every host).
 #[derive(Clone, Debug)]
 pub(crate) struct FleetOutcome {
+    /// The configuration run.
     pub(crate) config: FleetConfig,
     /// Messages the sampled hosts encrypted.
     pub(crate) sampled_messages: u64,
+    /// Encrypts that failed (none are expected: a fleet run has no quota).
     pub(crate) failed: u64,
+    /// The first failure's error.
     pub(crate) first_error: Option<String>,
     /// KMS calls that the sampled hosts made.
     pub(crate) sampled_kms_calls: u64,
@@ -259,15 +265,22 @@ pub(crate) struct FleetOutcome {
     pub(crate) sampled_ddb_reads: u64,
     /// (host, tenant) pairs that received at least one message, on the sampled hosts.
     pub(crate) touched_host_tenants: u64,
+    /// KMS calls over the window, scaled to the whole fleet.
     pub(crate) kms_calls: f64,
+    /// DynamoDB reads over the window, scaled to the whole fleet.
     pub(crate) ddb_reads: f64,
+    /// The window's cost for the whole fleet, in dollars.
     pub(crate) cost_usd: f64,
+    /// Dollars per 30 days for the whole fleet (see `steady`).
     pub(crate) cost_usd_per_month: f64,
     /// Whether the monthly cost is from the steady state after the warm-up (else from the whole
     /// window, cold start included).
     pub(crate) steady: bool,
+    /// Median encrypt latency, from arrival (virtual time).
     pub(crate) latency_p50: Duration,
+    /// 99th-percentile encrypt latency, from arrival (virtual time).
     pub(crate) latency_p99: Duration,
+    /// The real time the run took.
     pub(crate) real: std::time::Duration,
 }
 

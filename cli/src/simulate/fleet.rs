@@ -38,9 +38,13 @@ use super::{dollars, ms};
 /// The encryption-context key that names the tenant.
 const TENANT: &str = "tenant";
 
+/// The most tenants a run takes (the Zipf table and each host's caches hold one entry each).
+const MAX_TENANTS: u32 = 1_000_000;
+
 /// Everything a fleet run needs.
 #[derive(Clone, Debug)]
 pub(crate) struct FleetPlan {
+    /// The named scenario, if any.
     pub(crate) scenario: Option<&'static str>,
     /// Hosts in the fleet.
     pub(crate) hosts: u32,
@@ -69,7 +73,9 @@ pub(crate) struct FleetPlan {
     pub(crate) max_messages: Option<u64>,
     /// Hierarchical keyring: the branch-key TTL.
     pub(crate) ttl: Duration,
+    /// The algorithm suite of every message.
     pub(crate) suite: AlgorithmSuite,
+    /// Seed of the host and tenant draws and the DynamoDB latencies.
     pub(crate) seed: u64,
 }
 
@@ -245,10 +251,13 @@ impl Zipf {
 /// The result of one configuration over the fleet (counts scaled to every host).
 #[derive(Clone, Debug)]
 pub(crate) struct FleetOutcome {
+    /// The configuration run.
     pub(crate) config: FleetConfig,
     /// Messages the sampled hosts encrypted.
     pub(crate) sampled_messages: u64,
+    /// Encrypts that failed (none are expected: a fleet run has no quota).
     pub(crate) failed: u64,
+    /// The first failure's error.
     pub(crate) first_error: Option<String>,
     /// KMS calls that the sampled hosts made.
     pub(crate) sampled_kms_calls: u64,
@@ -256,15 +265,22 @@ pub(crate) struct FleetOutcome {
     pub(crate) sampled_ddb_reads: u64,
     /// (host, tenant) pairs that received at least one message, on the sampled hosts.
     pub(crate) touched_host_tenants: u64,
+    /// KMS calls over the window, scaled to the whole fleet.
     pub(crate) kms_calls: f64,
+    /// DynamoDB reads over the window, scaled to the whole fleet.
     pub(crate) ddb_reads: f64,
+    /// The window's cost for the whole fleet, in dollars.
     pub(crate) cost_usd: f64,
+    /// Dollars per 30 days for the whole fleet (see `steady`).
     pub(crate) cost_usd_per_month: f64,
     /// Whether the monthly cost is from the steady state after the warm-up (else from the whole
     /// window, cold start included).
     pub(crate) steady: bool,
+    /// Median encrypt latency, from arrival (virtual time).
     pub(crate) latency_p50: Duration,
+    /// 99th-percentile encrypt latency, from arrival (virtual time).
     pub(crate) latency_p99: Duration,
+    /// The real time the run took.
     pub(crate) real: std::time::Duration,
 }
 
@@ -348,10 +364,10 @@ async fn simulate(plan: &FleetPlan, config: FleetConfig) -> anyhow::Result<Fleet
     let warmup = plan.warmup();
     let mut warm = None;
     loop {
-        let at = Duration::from_secs_f64(index as f64 / rate);
-        if at >= plan.duration {
-            break;
-        }
+        let at = match Duration::try_from_secs_f64(index as f64 / rate) {
+            Ok(at) if at < plan.duration => at,
+            _ => break,
+        };
         tokio::time::sleep_until(start + at).await;
         if warm.is_none() && warmup.is_some_and(|w| at >= w) {
             warm = Some(count(config));
@@ -441,6 +457,9 @@ fn percentile(sorted: &[u64], q: f64) -> Duration {
 pub(crate) fn validate(plan: &FleetPlan) -> anyhow::Result<()> {
     if plan.hosts == 0 || plan.tenants == 0 {
         bail!("--hosts and --tenants must be at least 1");
+    }
+    if plan.tenants > MAX_TENANTS {
+        bail!("--tenants: at most {MAX_TENANTS}");
     }
     if plan.sample_hosts == 0 || plan.sample_hosts > plan.hosts {
         bail!("--sample-hosts must be between 1 and --hosts");

@@ -119,10 +119,10 @@ pub(crate) struct SimulateArgs {
     no_baseline: bool,
 
     /// Fleet: hosts, each with caches of its own (fleet mode: no cache, data-key caching and
-    /// the hierarchical keyring compared). Scenario fleet: 100.
+    /// the hierarchical keyring compared). Default: 100.
     #[arg(long, help_heading = "Fleet")]
     hosts: Option<u32>,
-    /// Fleet: tenants, each with its own encryption context and branch key. Scenario fleet: 1000.
+    /// Fleet: tenants, each with its own encryption context and branch key. Default: 1000.
     #[arg(long, help_heading = "Fleet")]
     tenants: Option<u32>,
     /// Fleet: the Zipf exponent of the tenant mix (0: uniform; 1: tenant k gets 1/k as much).

@@ -84,7 +84,7 @@ proptest! {
         // Small times, in milliseconds, so that ages land exactly on the limit and just past it.
         max_age in 1u64..40,
         max_messages in 1u64..6,
-        max_bytes in 0u64..1500,
+        max_bytes in 1u64..1500,
         steps in prop::collection::vec((step(), prop_oneof![3 => 0u64..4, 2 => 0u64..30]), 1..60),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -353,6 +353,28 @@ impl Decryptor {
             .map_err(|_| Error::BodyAuthentication { sequence })
     }
 
+    /// Authenticate and decrypt the frame whose wire bytes are `wire` (its ciphertext is the
+    /// `plaintext.len()` bytes before the 16-byte tag at the end) into `plaintext`, out of place.
+    pub(crate) fn frame_to(
+        &mut self,
+        wire: &[u8],
+        kind: FrameKind,
+        sequence: u32,
+        iv: &[u8; 12],
+        tag: &[u8; 16],
+        plaintext: &mut [u8],
+    ) -> Result<(), Error> {
+        if let Some(v) = &mut self.verifier {
+            v.update(wire);
+        }
+        let ct_len = plaintext.len();
+        let aad = self.aads.get(kind, sequence, ct_len as u64);
+        let end = wire.len() - 16;
+        self.key
+            .open_to(iv, aad, &wire[end - ct_len..end], tag, plaintext)
+            .map_err(|_| Error::BodyAuthentication { sequence })
+    }
+
     /// Parse and verify the footer at the start of `input`; returns the bytes it took.
     pub(crate) fn finish(self, input: &[u8]) -> Result<usize, Error> {
         match self.verifier {

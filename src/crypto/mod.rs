@@ -8,9 +8,9 @@
 //!
 //! Each backend module provides:
 //!
-//! * `AeadKey::{new, seal, seal_from, open, open_append}`: AES-GCM with 12-byte IVs and 16-byte
-//!   tags, in place (`seal_from` encrypts from one slice into another and `open_append` decrypts
-//!   onto the end of a `Vec`, each out of place where the backend can);
+//! * `AeadKey::{new, seal, seal_from, open, open_to, open_append}`: AES-GCM with 12-byte IVs and
+//!   16-byte tags, in place (`seal_from` and `open_to` go from one slice into another, and
+//!   `open_append` decrypts onto the end of a `Vec`, each out of place where the backend can);
 //! * `Prk::{extract, expand}`: HKDF over SHA-256, SHA-384 or SHA-512, and `HmacSha256Key` (for
 //!   the hierarchical keyring's SP 800-108 KDF);
 //! * `Hasher`, `SigningKeyInner`, `VerifyingKeyInner`: ECDSA over an incrementally hashed message

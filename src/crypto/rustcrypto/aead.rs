@@ -101,6 +101,21 @@ impl AeadKey {
         .map_err(|_| AuthFailed)
     }
 
+    /// Decrypt `ciphertext` into `plaintext` (of the same length) after checking `tag`. aes-gcm
+    /// 0.10 opens in place only: the ciphertext is copied, then opened there. On failure
+    /// `plaintext` holds no plaintext.
+    pub(crate) fn open_to(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8; 16],
+        plaintext: &mut [u8],
+    ) -> Result<(), AuthFailed> {
+        plaintext.copy_from_slice(ciphertext);
+        self.open(iv, aad, plaintext, tag)
+    }
+
     /// Decrypt `ciphertext` onto the end of `out` after checking `tag`. On failure `out` is left
     /// as it was.
     pub(crate) fn open_append(

@@ -22,7 +22,8 @@ use sealbox::AlgorithmSuite;
 use engine::{CacheConfig, Caller, Plan, Thresholds};
 use keyring::{Latency, ServiceModel};
 use traffic::{
-    parse_duration, parse_list, parse_optional, parse_size, parse_sizes, Arrivals, ReadBack,
+    parse_duration, parse_list, parse_optional, parse_size, parse_sizes, show_duration, Arrivals,
+    ReadBack,
 };
 
 /// `sealbox simulate`. Every option overrides the scenario's value; threshold options take a
@@ -48,7 +49,8 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 1, help_heading = "Traffic")]
     contexts: u32,
     /// Traffic: the simulated window in which requests arrive, e.g. 10m, 1h. Costs are
-    /// extrapolated from it to 30 days.
+    /// extrapolated from it to 30 days. With --trace: the window the trace covers (default: from
+    /// its first request to its last).
     #[arg(long, help_heading = "Traffic")]
     duration: Option<String>,
     /// Traffic: messages read back per message written (0.5: every other one; 2: each twice),
@@ -211,7 +213,6 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
                 (args.burst.is_some(), "--burst"),
                 (args.size.is_some(), "--size"),
                 (args.contexts != 1, "--contexts"),
-                (args.duration.is_some(), "--duration"),
                 (args.decrypt_ratio.is_some(), "--decrypt-ratio"),
                 (args.decrypt_delay.is_some(), "--decrypt-delay"),
                 (args.write_trace.is_some(), "--write-trace"),
@@ -266,9 +267,20 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
             Some((on, period))
         }
     };
-    let duration = match &trace {
-        Some(t) => t.span,
-        None => parse_duration(args.duration.as_deref().unwrap_or(sc.duration))?,
+    let duration = match (&trace, &args.duration) {
+        (Some(t), None) => t.span,
+        (Some(t), Some(d)) => {
+            let d = parse_duration(d)?;
+            if d < t.span {
+                bail!(
+                    "--duration {}: the trace spans {:.3} s, longer than that window",
+                    show_duration(d),
+                    t.span.as_secs_f64()
+                );
+            }
+            d
+        }
+        (None, d) => parse_duration(d.as_deref().unwrap_or(sc.duration))?,
     };
     if duration.is_zero() {
         bail!("--duration must be more than zero");

@@ -377,27 +377,27 @@ fn over_time<DB: DrawingBackend>(
         .label_style((FAMILY, 13))
         .draw()
         .map_err(err)?;
+    if let Some(limit) = plan.service.rate_limit {
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, limit), (x_end, limit)],
+                RED.mix(0.6).stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("rate limit {limit}/s"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.mix(0.6).stroke_width(2)));
+    }
     chart
         .draw_series(LineSeries::new(total, BLUE.stroke_width(2)))
         .map_err(err)?
-        .label("all calls")
+        .label("all calls (generate + unwrap)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE.stroke_width(2)));
     if o.decrypts > 0 {
         chart
             .draw_series(LineSeries::new(decrypt, MAGENTA.stroke_width(2)))
             .map_err(err)?
-            .label("decrypts' calls")
+            .label("decrypt calls (unwrap)")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], MAGENTA.stroke_width(2)));
-    }
-    if let Some(limit) = plan.service.rate_limit {
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, limit), (x_end, limit)],
-                RED.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(format!("rate limit {limit}/s"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(2)));
     }
     chart
         .configure_series_labels()

@@ -597,10 +597,15 @@ fn a_malformed_trace_is_an_error_with_its_line_number() {
     assert!(!out.status.success(), "--rate with --trace was accepted");
 }
 
-/// Where the plots go: `$SEALBOX_ARTIFACTS`, or `target/artifacts` (CI keeps both).
+/// Where the plots go: `$SEALBOX_ARTIFACTS`, or `artifacts/` in the target directory
+/// (`$CARGO_TARGET_DIR`, or the workspace's `target/`), which CI keeps.
 fn artifacts() -> std::path::PathBuf {
     let dir = std::env::var_os("SEALBOX_ARTIFACTS")
         .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(|t| std::path::PathBuf::from(t).join("artifacts"))
+        })
         .unwrap_or_else(|| {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts")
         });

@@ -244,9 +244,8 @@ impl TraceReader {
     fn time(&mut self, time: &FieldValue) -> anyhow::Result<Duration> {
         let (clock, ns) = match time {
             FieldValue::Number(n) => (Clock::Relative, parse_seconds(n)?),
-            FieldValue::Text(s) if s.contains('T') || s.contains('t') => {
-                (Clock::Absolute(0), parse_rfc3339(s)?)
-            }
+            // Seconds from the start are digits and a point: anything with a colon is a date.
+            FieldValue::Text(s) if s.contains(':') => (Clock::Absolute(0), parse_rfc3339(s)?),
             FieldValue::Text(s) => (Clock::Relative, parse_seconds(s)?),
         };
         let start = match (self.clock, clock) {
@@ -456,11 +455,20 @@ fn parse_rfc3339(s: &str) -> anyhow::Result<i128> {
     }
     let offset_s: i64 = match rest {
         "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let h: i64 = o[1..3].parse().map_err(|_| bad())?;
-            let m: i64 = o[4..6].parse().map_err(|_| bad())?;
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (h * 3600 + m * 60)
+        o if o.len() == 6 && o.is_ascii() && o.get(3..4) == Some(":") => {
+            let sign = match o.get(..1) {
+                Some("+") => 1,
+                Some("-") => -1,
+                _ => return Err(bad()),
+            };
+            let part = |r: std::ops::Range<usize>| -> anyhow::Result<i64> {
+                let p = o.get(r).ok_or_else(bad)?;
+                if !p.bytes().all(|c| c.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                p.parse().map_err(|_| bad())
+            };
+            sign * (part(1..3)? * 3600 + part(4..6)? * 60)
         }
         _ => return Err(bad()),
     };
@@ -649,6 +657,21 @@ mod tests {
             ),
             (
                 "time,op,context,size\n2024-13-01T00:00:00Z,encrypt,a,1\n",
+                2,
+                "RFC 3339",
+            ),
+            (
+                "time,op,context,size\n2024-01-01T00:00:00+é:00,encrypt,a,1\n",
+                2,
+                "RFC 3339",
+            ),
+            (
+                "time,op,context,size\n2024-01-01T00:0é:00Z,encrypt,a,1\n",
+                2,
+                "RFC 3339",
+            ),
+            (
+                "time,op,context,size\n2024-01-01 00:00:00.5Q,encrypt,a,1\n",
                 2,
                 "RFC 3339",
             ),

@@ -740,6 +740,28 @@ fn plots_are_drawn_as_svg_and_png() {
             bytes.len()
         );
     }
+    // A trace draws as synthetic traffic does: the sample trace, one configuration over time.
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sample-trace.csv");
+    let png = dir.join("simulate-sample-trace-over-time.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .arg("simulate")
+        .arg("--trace")
+        .arg(&trace)
+        .args(["--max-age", "30s", "--max-messages", "10", "--plot"])
+        .arg(&png)
+        .output()
+        .expect("run sealbox simulate --trace --plot");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("read the PNG");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{}",
+        png.display()
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
         .args(["simulate", "--duration", "1s", "--plot", "chart.pdf"])
         .output()

@@ -214,8 +214,11 @@ pub(super) fn json(plan: &Plan, o: &Outcome) -> Value {
             "burst_on_s": plan.arrivals.burst.map(|(on, _)| on.as_secs_f64()),
             "burst_period_s": plan.arrivals.burst.map(|(_, p)| p.as_secs_f64()),
             "mean_rate_per_s": plan.arrivals.mean_rate(),
-            "sizes": plan.sizes.to_string(),
-            "mean_size_bytes": plan.sizes.mean(),
+            "sizes": match &plan.trace {
+                Some(_) => "from the trace".to_string(),
+                None => plan.sizes.to_string(),
+            },
+            "mean_size_bytes": plan.trace.as_ref().map_or(plan.sizes.mean(), |t| t.mean_size),
             "contexts": plan.contexts,
             "trace": plan.trace.as_ref().map(|t| t.path.display().to_string()),
             "decrypt_ratio": plan.read_back.filter(|_| plan.trace.is_none()).map(|r| r.ratio),

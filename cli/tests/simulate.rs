@@ -830,6 +830,25 @@ fn recommend_finds_the_fewest_messages_per_key_within_budget_and_quota() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(table.contains("recommended: age 1m msgs 264"), "{table}");
+    // Nothing fits: even one call in 5 s at $0.01 is $5,184 a month. One run says so, and the
+    // command fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["simulate", "--scenario", "high-volume", "--duration", "5s"])
+        .args(["--recommend", "--budget", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let last: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert!(last["recommendation"].is_null(), "{last}");
+    assert_eq!(last["runs"], 1);
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the $1.00 budget"),
+        "{last}"
+    );
     for args in [
         &["--duration", "5s", "--recommend"][..],
         &[

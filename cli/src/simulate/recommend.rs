@@ -2,9 +2,10 @@
 //! of one key) whose cost stays within the budget and whose master-key calls stay within its
 //! rate limit, under a fixed max-age policy.
 //!
-//! More messages per data key never means more master-key calls, so the search doubles max
-//! messages from 1 until a configuration fits (or 2^32, the most a data key may encrypt, does
-//! not), then bisects between the last that did not fit and the first that did. Every
+//! More messages per data key never means more master-key calls, so the search first runs 2^32
+//! (the most a data key may encrypt: if that does not fit, nothing does), then doubles max
+//! messages from 1 until a configuration fits and bisects between the last that did not fit and
+//! the first that did. Every
 //! configuration it runs is printed, so the reason can be checked against its neighbours.
 
 use std::collections::BTreeMap;
@@ -103,20 +104,22 @@ pub(super) fn run(
         runs.insert(m, o);
         Ok(fits)
     };
-    // Double until a configuration fits, then bisect.
+    // The most there is first: if even that does not fit, nothing does, and one run says so.
+    // Otherwise double from 1 until a configuration fits, then bisect.
     let mut best = None;
     let mut below = 0;
-    let mut m = 1;
-    loop {
-        if eval(m)? {
-            best = Some(m);
-            break;
+    if eval(MAX_MESSAGES)? {
+        let mut m = 1;
+        loop {
+            if eval(m)? {
+                best = Some(m);
+                break;
+            }
+            below = m;
+            m = (m * 2).min(MAX_MESSAGES);
         }
-        below = m;
-        if m == MAX_MESSAGES {
-            break;
-        }
-        m = (m * 2).min(MAX_MESSAGES);
+    } else {
+        below = MAX_MESSAGES;
     }
     if let Some(mut hi) = best {
         let mut lo = below;

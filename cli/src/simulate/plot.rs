@@ -224,8 +224,16 @@ fn sweep<DB: DrawingBackend>(
         )
         .build_cartesian_2d(xs.clone(), axis.range(&all))
         .map_err(err)?;
+    // On a log scale, about one label per decade, so that they fall on round amounts.
+    let y_labels = if axis.log {
+        let r = axis.range(&all);
+        ((r.end - r.start).ceil() as usize + 1).max(2)
+    } else {
+        10
+    };
     chart
         .configure_mesh()
+        .y_labels(y_labels)
         .x_labels(n.min(12) + 1)
         .x_label_formatter(&label)
         .y_label_formatter(&|y| dollars(axis.from(*y)))

@@ -36,7 +36,7 @@ use sealbox::format::{parse_header, HeaderLimits};
 use sealbox::{
     AlgorithmSuite, CachingCmm, Client, DecryptOptions, DecryptionMaterials, DefaultCmm,
     EncryptionContext, EncryptionMaterials, LruMaterialsCache, MaterialsManager, PendingMessage,
-    PlaintextLength, RawAesKeyring,
+    PlaintextLength,
 };
 use sealbox::{DecryptionRequest, EncryptionRequest};
 use tokio::sync::Semaphore;
@@ -712,11 +712,7 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
         keys: Mutex::new(HashMap::new()),
     });
     let client = Client::builder().algorithm_suite(plan.suite).build()?;
-    let older_keyring = RawAesKeyring::new(
-        "simulated",
-        "master-key",
-        zeroize::Zeroizing::new(vec![0x11; 32]),
-    )?;
+    let older_keyring = super::keyring::wrapping_keyring()?;
     let shared = Arc::new(Shared {
         client: client.clone(),
         cmm: Arc::clone(&observer),

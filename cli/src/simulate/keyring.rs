@@ -129,7 +129,7 @@ impl std::error::Error for Throttled {}
 impl SimulatedKeyring {
     /// A simulated service. `seed` makes its latency draws reproducible.
     pub(crate) fn new(model: ServiceModel, seed: u64) -> Result<Self, sealbox::Error> {
-        let inner = RawAesKeyring::new("simulated", "master-key", Zeroizing::new(vec![0x11; 32]))?;
+        let inner = wrapping_keyring()?;
         let tokens = model
             .rate_limit
             .map_or(0.0, |r| bucket_size(r, model.burst_seconds));
@@ -205,6 +205,13 @@ impl SimulatedKeyring {
             }))
         }
     }
+}
+
+/// The keyring that does the simulated service's wrapping: the same key for every run, so that a
+/// message written outside the service (a decrypt's message from before the traffic began)
+/// unwraps through it.
+pub(crate) fn wrapping_keyring() -> Result<RawAesKeyring, sealbox::Error> {
+    RawAesKeyring::new("simulated", "master-key", Zeroizing::new(vec![0x11; 32]))
 }
 
 fn bucket_size(rate: f64, burst_seconds: f64) -> f64 {

@@ -352,3 +352,520 @@ fn fleet_bad_input_is_a_clear_error() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// A file in a fresh directory of the test's own, removed when it ends.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("sealbox-simulate-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a scratch directory");
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write a scratch file");
+        path.display().to_string()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_small_trace_makes_the_master_key_calls_counted_by_hand() {
+    let dir = Scratch::new("hand");
+    let trace = dir.file(
+        "trace.csv",
+        "time,op,context,size\n\
+         0,encrypt,a,100\n\
+         1,encrypt,a,100\n\
+         2,encrypt,a,100\n\
+         3,decrypt,a,100\n\
+         4,decrypt,a,100\n\
+         5,encrypt,b,100\n\
+         6,decrypt,b,100\n\
+         20,decrypt,a,100\n\
+         20.5,decrypt,c,100\n",
+    );
+    let r = simulate(&["--trace", &trace, "--max-age", "10s", "--max-messages", "2"]);
+    assert_eq!(r.len(), 1);
+    let o = &r[0];
+    // Encrypts, at most 2 messages per data key:
+    //   0 s  a: miss, generate key A (call 1)       1 s  a: hit, key A's second message
+    //   2 s  a: a third message would exceed 2: miss, generate key B (call 2)
+    //   5 s  b: a new context: miss, generate key C (call 3)                 => 3 calls.
+    // Decrypts read back the latest message written under their context; a data key's
+    // decryption materials are cached for max age (10 s) from the unwrap:
+    //   3 s  a: the 2 s message, key B: miss, unwrap (call 1), cached until 13 s
+    //   4 s  a: the same message: hit
+    //   6 s  b: the 5 s message, key C: miss, unwrap (call 2)
+    //  20 s  a: the 2 s message again, but key B's entry expired at 13 s: unwrap (call 3)
+    //  20.5 s c: nothing was ever written under c: a message from before the trace, under a
+    //        key of its own: unwrap (call 4)                                  => 4 calls.
+    assert_eq!(u(o, "encrypts"), 4);
+    assert_eq!(u(o, "decrypts"), 5);
+    assert_eq!(u(o, "kms_encrypt_calls"), 3, "{o}");
+    assert_eq!(u(o, "kms_decrypt_calls"), 4, "{o}");
+    assert_eq!(u(o, "kms_calls"), 3 + 4);
+    assert_eq!(u(o, "decrypts_of_older_messages"), 1);
+    assert_eq!(u(o, "failed"), 0);
+    // Costs: 7 calls at $0.000003 over a 20.5 s window, extrapolated to 30 days, split 3 : 4.
+    let month = 30.0 * 86_400.0 / 20.5;
+    assert!((f(o, "encrypt_cost_usd_per_month") - 3.0 * 0.000_003 * month).abs() < 1e-9);
+    assert!((f(o, "decrypt_cost_usd_per_month") - 4.0 * 0.000_003 * month).abs() < 1e-9);
+    assert!((f(o, "cost_usd_per_month") - 7.0 * 0.000_003 * month).abs() < 1e-9);
+    // A decrypt that missed waited one 10 ms call; the one that hit, none: p50 of 5 is a miss.
+    assert_eq!(f(o, "decrypt_latency_p50_ms"), 10.0);
+
+    // The same trace as JSON lines, with RFC 3339 times, gives the same counts.
+    let mut json = String::new();
+    for line in std::fs::read_to_string(&trace).unwrap().lines().skip(1) {
+        let v: Vec<&str> = line.split(',').collect();
+        let t: f64 = v[0].parse().unwrap();
+        json.push_str(&format!(
+            "{{\"time\": \"2024-05-01T12:00:{:06.3}Z\", \"op\": \"{}\", \"context\": \"{}\", \"size\": \"{}B\"}}\n",
+            t, v[1], v[2], v[3]
+        ));
+    }
+    let jtrace = dir.file("trace.jsonl", &json);
+    let j = simulate(&[
+        "--trace",
+        &jtrace,
+        "--max-age",
+        "10s",
+        "--max-messages",
+        "2",
+    ]);
+    for field in [
+        "kms_encrypt_calls",
+        "kms_decrypt_calls",
+        "encrypts",
+        "decrypts",
+    ] {
+        assert_eq!(u(&j[0], field), u(o, field), "{field}");
+    }
+}
+
+#[test]
+fn synthetic_decrypts_read_back_their_own_message() {
+    let run = |ratio: &str| {
+        simulate(&[
+            "--rate",
+            "10",
+            "--duration",
+            "10s",
+            "--max-messages",
+            "5",
+            "--decrypt-ratio",
+            ratio,
+            "--decrypt-delay",
+            "1s",
+        ])
+        .remove(0)
+    };
+    // 10 messages/s for 10 s, 5 messages per data key: 100 messages, 20 data keys, 20 generate
+    // calls. Each message is read back 1 s after it was written (the last second's reads
+    // arrive after the window, and count). The first read of a key's messages unwraps it; the
+    // other reads of that key hit (max age 5 min): 20 unwrap calls.
+    let all = run("1");
+    assert_eq!(u(&all, "encrypts"), 100);
+    assert_eq!(u(&all, "decrypts"), 100);
+    assert_eq!(u(&all, "kms_encrypt_calls"), 20, "{all}");
+    assert_eq!(u(&all, "kms_decrypt_calls"), 20, "{all}");
+    assert_eq!(u(&all, "decrypts_of_older_messages"), 0);
+    assert_eq!(u(&all, "failed"), 0);
+    // Half of them: messages 1, 3, 5, ... Every key's five messages hold one or two odd ones,
+    // so every key is still unwrapped once: 50 reads, 20 unwrap calls.
+    let half = run("0.5");
+    assert_eq!(u(&half, "decrypts"), 50);
+    assert_eq!(u(&half, "kms_decrypt_calls"), 20, "{half}");
+    // None: the encrypt side alone, as without the option.
+    let none = run("0");
+    assert_eq!(u(&none, "decrypts"), 0);
+    assert_eq!(u(&none, "kms_decrypt_calls"), 0);
+    assert_eq!(u(&none, "kms_calls"), 20);
+}
+
+/// Write a scenario's synthetic traffic as a trace, replay it, and compare with the synthetic
+/// run: the same requests at the same times make the same calls.
+fn replays_like_the_synthetic_run(scenario: &str, duration: &str, dir: &Scratch) {
+    let trace = dir.path(&format!("{scenario}.csv"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["simulate", "--scenario", scenario, "--duration", duration])
+        .args(["--write-trace", &trace])
+        .output()
+        .expect("run sealbox simulate --write-trace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let synthetic = simulate(&["--scenario", scenario, "--duration", duration]);
+    let replayed = simulate(&[
+        "--scenario",
+        scenario,
+        "--trace",
+        &trace,
+        "--duration",
+        duration,
+    ]);
+    assert_eq!(synthetic.len(), replayed.len());
+    for (s, r) in synthetic.iter().zip(&replayed) {
+        assert_eq!(s["thresholds"], r["thresholds"]);
+        assert!(r["traffic"]["trace"].is_string(), "{r}");
+        for field in [
+            "requests",
+            "succeeded",
+            "failed",
+            "retries",
+            "kms_calls",
+            "throttled",
+            "cost_usd",
+            "cost_usd_per_month",
+            "within_budget",
+            "latency_p50_ms",
+            "latency_p99_ms",
+            "latency_max_ms",
+            "data_keys",
+            "max_messages_per_data_key",
+            "max_bytes_per_data_key",
+            "max_data_key_age_s",
+        ] {
+            assert_eq!(s[field], r[field], "{scenario} {field}: {s}\n{r}");
+        }
+    }
+}
+
+#[test]
+fn the_four_worked_examples_replay_as_traces() {
+    let dir = Scratch::new("examples");
+    // The durations of the tests above, whose stated results these runs then reproduce.
+    replays_like_the_synthetic_run("slow-master-key", "20s", &dir);
+    replays_like_the_synthetic_run("high-volume", "30s", &dir);
+    replays_like_the_synthetic_run("burst", "10m", &dir);
+    replays_like_the_synthetic_run("expensive-master-key", "30m", &dir);
+}
+
+#[test]
+fn a_malformed_trace_is_an_error_with_its_line_number() {
+    let dir = Scratch::new("malformed");
+    for (text, needle) in [
+        ("time,op,context,size\n0,encrypt,a,1\n1,encrypt,a\n", "line 3:"),
+        ("time,op,context,size\n0,encrypt,a,1\n0.5,peek,a,1\n", "line 3:"),
+        ("{\"time\": 0, \"op\": \"encrypt\", \"context\": \"a\", \"size\": 1}\n{\"time\": \"x\"}\n", "line 2:"),
+        ("time,op,context,size\n2,encrypt,a,1\n1,encrypt,a,1\n", "line 3:"),
+        ("time,op,context,size\n", "no request"),
+        ("time,op,context,size\n0,encrypt,a,1\n", "spans no time"),
+    ] {
+        let trace = dir.file("bad.csv", text);
+        let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+            .args(["simulate", "--trace", &trace])
+            .output()
+            .expect("run sealbox simulate");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text:?} was accepted");
+        assert!(stderr.contains(needle), "{text:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{text:?}: {stderr}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["simulate", "--trace", "/nonexistent/trace.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args([
+            "simulate",
+            "--trace",
+            &dir.file(
+                "ok.csv",
+                "time,op,context,size\n0,encrypt,a,1\n1,encrypt,a,1\n",
+            ),
+        ])
+        .args(["--rate", "5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "--rate with --trace was accepted");
+}
+
+/// Where the plots go: `$SEALBOX_ARTIFACTS`, or `artifacts/` in the target directory
+/// (`$CARGO_TARGET_DIR`, or the workspace's `target/`), which CI keeps.
+fn artifacts() -> std::path::PathBuf {
+    let dir = std::env::var_os("SEALBOX_ARTIFACTS")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(|t| std::path::PathBuf::from(t).join("artifacts"))
+        })
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts")
+        });
+    std::fs::create_dir_all(&dir).expect("create the artifacts directory");
+    dir
+}
+
+#[test]
+fn plots_are_drawn_as_svg_and_png() {
+    let dir = artifacts();
+    let sweep_svg = dir.join("simulate-sweep.svg");
+    let sweep_png = dir.join("simulate-sweep.png");
+    let one_svg = dir.join("simulate-over-time.svg");
+    let one_png = dir.join("simulate-over-time.png");
+    for (path, args) in [
+        (
+            &sweep_svg,
+            &[
+                "--scenario",
+                "high-volume",
+                "--duration",
+                "20s",
+                "--max-messages",
+                "1,10,100,275,1000",
+            ][..],
+        ),
+        (
+            &sweep_png,
+            &[
+                "--scenario",
+                "high-volume",
+                "--duration",
+                "20s",
+                "--max-messages",
+                "1,10,100,275,1000",
+            ][..],
+        ),
+        (
+            &one_svg,
+            &[
+                "--scenario",
+                "slow-master-key",
+                "--duration",
+                "20s",
+                "--max-messages",
+                "10",
+                "--no-baseline",
+                "--decrypt-ratio",
+                "0.5",
+                "--decrypt-delay",
+                "5s",
+            ][..],
+        ),
+        (
+            &one_png,
+            &[
+                "--scenario",
+                "slow-master-key",
+                "--duration",
+                "20s",
+                "--max-messages",
+                "10",
+                "--no-baseline",
+                "--decrypt-ratio",
+                "0.5",
+                "--decrypt-delay",
+                "5s",
+            ][..],
+        ),
+    ] {
+        let _ = std::fs::remove_file(path);
+        let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+            .arg("simulate")
+            .args(args)
+            .arg("--plot")
+            .arg(path)
+            .output()
+            .expect("run sealbox simulate --plot");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (svg, texts) in [
+        (
+            &sweep_svg,
+            &[
+                "monthly cost",
+                "p99 latency",
+                "budget $100,000",
+                "no cache",
+                "max messages per data key",
+                "275",
+            ][..],
+        ),
+        (
+            &one_svg,
+            &[
+                "master-key calls per second",
+                "cache hit rate",
+                "rate limit 100/s",
+                "decrypt calls (unwrap)",
+            ][..],
+        ),
+    ] {
+        let text = std::fs::read_to_string(svg).expect("read the SVG");
+        assert!(text.starts_with("<svg"), "{}", &text[..text.len().min(200)]);
+        assert!(
+            text.len() > 10_000,
+            "{} is only {} bytes",
+            svg.display(),
+            text.len()
+        );
+        // A line has a point per configuration or per sample: polylines with many points.
+        assert!(text.matches("<polyline").count() >= 2, "{}", svg.display());
+        for t in texts {
+            assert!(text.contains(t), "{} lacks {t:?}", svg.display());
+        }
+    }
+    for png in [&sweep_png, &one_png] {
+        let bytes = std::fs::read(png).expect("read the PNG");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", png.display());
+        // The width and height in the IHDR chunk.
+        let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((width, height), (960, 720));
+        assert!(
+            bytes.len() > 20_000,
+            "{} is only {} bytes",
+            png.display(),
+            bytes.len()
+        );
+    }
+    // A trace draws as synthetic traffic does: the sample trace, one configuration over time.
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sample-trace.csv");
+    let png = dir.join("simulate-sample-trace-over-time.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .arg("simulate")
+        .arg("--trace")
+        .arg(&trace)
+        .args(["--max-age", "30s", "--max-messages", "10", "--plot"])
+        .arg(&png)
+        .output()
+        .expect("run sealbox simulate --trace --plot");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("read the PNG");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{}",
+        png.display()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["simulate", "--duration", "1s", "--plot", "chart.pdf"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a .pdf plot was accepted");
+}
+
+#[test]
+fn recommend_finds_the_fewest_messages_per_key_within_budget_and_quota() {
+    // high-volume: 1,000 messages/s at $0.01 a call, budget $100,000 a month. Over 30 s,
+    // max messages m makes ceil(30,000 / m) calls, each $0.01 × 86,400 (30 days / 30 s) = $864
+    // a month: within budget for at most 115 calls, so m >= 30,000 / 115 = 260.9: 261.
+    let r = simulate(&[
+        "--scenario",
+        "high-volume",
+        "--duration",
+        "30s",
+        "--recommend",
+    ]);
+    let rec = &r.last().expect("a recommendation")["recommendation"];
+    assert_eq!(rec["max_messages"], 261, "{rec}");
+    assert_eq!(rec["max_age_s"], 60.0);
+    assert_eq!(rec["kms_calls"], 115);
+    assert!(
+        rec["reason"]
+            .as_str()
+            .unwrap()
+            .contains("max messages 260 costs $100,224"),
+        "{rec}"
+    );
+    // Every run of the search is printed before the recommendation.
+    assert_eq!(r.len() - 1, rec["runs"].as_u64().unwrap() as usize);
+
+    // slow-master-key: 1,000 messages/s against a 100 calls/s quota, with money no object.
+    // Max messages 10 makes exactly 100 calls/s; 9 would need 111 and is throttled.
+    let r = simulate(&[
+        "--scenario",
+        "slow-master-key",
+        "--duration",
+        "20s",
+        "--recommend",
+        "--budget",
+        "1000000",
+    ]);
+    let rec = &r.last().unwrap()["recommendation"];
+    assert_eq!(rec["max_messages"], 10, "{rec}");
+    assert_eq!(rec["throttled"], 0);
+    assert!(
+        rec["reason"].as_str().unwrap().contains("max messages 9 "),
+        "{rec}"
+    );
+
+    // The table form says it in words. Over 10 s a call is $2,592 a month: at most 38 calls,
+    // so m >= 10,000 / 38 = 263.2: 264. No budget, or a sweep of max ages, is a usage error.
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args([
+            "simulate",
+            "--scenario",
+            "high-volume",
+            "--duration",
+            "10s",
+            "--recommend",
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(table.contains("recommended: age 1m msgs 264"), "{table}");
+    // Nothing fits: even one call in 5 s at $0.01 is $5,184 a month. One run says so, and the
+    // command fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(["simulate", "--scenario", "high-volume", "--duration", "5s"])
+        .args(["--recommend", "--budget", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let last: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert!(last["recommendation"].is_null(), "{last}");
+    assert_eq!(last["runs"], 1);
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the $1.00 budget"),
+        "{last}"
+    );
+    for args in [
+        &["--duration", "5s", "--recommend"][..],
+        &[
+            "--duration",
+            "5s",
+            "--recommend",
+            "--budget",
+            "10",
+            "--max-age",
+            "1m,5m",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+            .arg("simulate")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+    }
+}

@@ -1,11 +1,27 @@
 //! One simulation run: real encrypts through the real client and caching materials manager, over
 //! the simulated master key, on tokio's paused clock.
 //!
-//! The traffic generator spawns one task per request at its arrival time, so requests overlap
-//! exactly as they would in a service: while a master-key call is in flight, the requests that
-//! arrive wait on it (single flight) or make their own. The clock advances only when every task
-//! is waiting, so master-key latency, backoff and a month of arrivals cost no real time; only the
-//! encryption itself does.
+//! The traffic generator (or the trace) spawns one task per request at its arrival time, so
+//! requests overlap exactly as they would in a service: while a master-key call is in flight, the
+//! requests that arrive wait on it (single flight) or make their own. The clock advances only
+//! when every task is waiting, so master-key latency, backoff and a month of arrivals cost no
+//! real time; only the encryption itself does.
+//!
+//! # Which message a decrypt reads back
+//! A decrypt goes through the caching manager's decrypt path with the header of a message that
+//! this run wrote: it gets the materials (a hit when a decrypt of a message under the same data
+//! key cached them within max age, otherwise one master-key call to unwrap the data key) and
+//! authenticates the header. The body is not decrypted: its cost is CPU time, which is not
+//! simulated, and does not change what the cache or the master key see.
+//! - Synthetic traffic (`--decrypt-ratio`, `--decrypt-delay`): the message that encrypt wrote.
+//! - A trace: the latest message written under the same context (the last whose encrypt had
+//!   finished when the decrypt arrived). Reading back recent messages is the favourable case:
+//!   consecutive reads share data keys, so they hit. A service that reads old messages touches
+//!   one data key per max-messages messages written, and pays one call per key per max age.
+//! - If there is no such message yet (a trace that reads before it writes, or a synthetic
+//!   message whose encrypt failed or has not finished), a message written before the traffic
+//!   began: one per context, under a data key of its own, written without the master key's
+//!   latency or cost. Such reads are counted (`decrypts_of_older_messages`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,16 +32,19 @@ use anyhow::Context;
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sealbox::format::{parse_header, HeaderLimits};
 use sealbox::{
-    AlgorithmSuite, CachingCmm, Client, DecryptionMaterials, DefaultCmm, EncryptionContext,
-    EncryptionMaterials, LruMaterialsCache, MaterialsManager, PlaintextLength,
+    AlgorithmSuite, CachingCmm, Client, DecryptOptions, DecryptionMaterials, DefaultCmm,
+    EncryptionContext, EncryptionMaterials, LruMaterialsCache, MaterialsManager, PendingMessage,
+    PlaintextLength,
 };
 use sealbox::{DecryptionRequest, EncryptionRequest};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::keyring::{ServiceModel, SimulatedKeyring, THROTTLING};
-use super::traffic::{show_duration, show_size, Arrivals, Sizes};
+use super::trace::{Op, Request, TraceReader, TraceSummary};
+use super::traffic::{show_duration, show_size, Arrivals, ReadBack, Sizes, SyntheticSource};
 
 /// Messages up to this size are encrypted for real, from a buffer of zeros. Larger ones get their
 /// materials through the streaming API with their exact declared length, which is what the cache
@@ -57,7 +76,12 @@ pub(crate) struct Plan {
     pub(crate) sizes: Sizes,
     /// Distinct encryption contexts, used in turn (each is its own cache entry).
     pub(crate) contexts: u32,
-    /// The simulated window during which requests arrive.
+    /// Synthetic decrypts.
+    pub(crate) read_back: Option<ReadBack>,
+    /// Replay this trace instead of the synthetic traffic (`arrivals`, `sizes`, `contexts` and
+    /// `read_back` are then unused).
+    pub(crate) trace: Option<TraceSummary>,
+    /// The simulated window during which requests arrive (a trace's span).
     pub(crate) duration: Duration,
     pub(crate) service: ServiceModel,
     pub(crate) caller: Caller,
@@ -68,8 +92,56 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// Requests that arrive in the window (arrival times only grow: a binary search).
+    /// Requests that arrive in the window: encrypts and decrypts.
     pub(crate) fn requests(&self) -> u64 {
+        if let Some(t) = &self.trace {
+            return t.requests;
+        }
+        let encrypts = self.encrypts();
+        encrypts
+            + self
+                .read_back
+                .map_or(0, |r| (encrypts as f64 * r.ratio).floor() as u64)
+    }
+
+    /// Whether any request is a decrypt.
+    pub(crate) fn has_decrypts(&self) -> bool {
+        match &self.trace {
+            Some(t) => t.decrypts > 0,
+            None => self.read_back.is_some_and(|r| r.ratio > 0.0),
+        }
+    }
+
+    /// The requests, in time order.
+    fn source(&self) -> anyhow::Result<Source> {
+        Ok(match &self.trace {
+            Some(t) => Source::Trace(Box::new(TraceReader::open(&t.path)?)),
+            None => Source::Synthetic(Box::new(SyntheticSource::new(
+                self.arrivals,
+                self.sizes.clone(),
+                self.contexts,
+                self.duration,
+                self.read_back,
+                self.seed,
+            ))),
+        })
+    }
+
+    /// Write the synthetic traffic as a trace.
+    pub(crate) fn write_trace(&self, out: &mut impl std::io::Write) -> anyhow::Result<u64> {
+        let source = SyntheticSource::new(
+            self.arrivals,
+            self.sizes.clone(),
+            self.contexts,
+            self.duration,
+            self.read_back,
+            self.seed,
+        );
+        Ok(super::trace::write_csv(out, source, synthetic_context)?)
+    }
+
+    /// Synthetic encrypts that arrive in the window (arrival times only grow: a binary search).
+    fn encrypts(&self) -> u64 {
         let arrives = |i: u64| self.arrivals.time_of(i) < self.duration;
         if !arrives(0) {
             return 0;
@@ -90,6 +162,50 @@ impl Plan {
         lo + 1
     }
 }
+
+/// The name of synthetic context `c`: the encryption context is `{"tenant": name}`.
+fn synthetic_context(c: u32) -> String {
+    format!("tenant-{c}")
+}
+
+/// Where requests come from.
+enum Source {
+    Synthetic(Box<SyntheticSource>),
+    Trace(Box<TraceReader>),
+}
+
+impl Source {
+    fn next_request(&mut self) -> anyhow::Result<Option<Request>> {
+        match self {
+            Source::Synthetic(s) => Ok(s.next()),
+            Source::Trace(t) => t.next_request(),
+        }
+    }
+
+    fn context_name(&self, c: u32) -> String {
+        match self {
+            Source::Synthetic(_) => synthetic_context(c),
+            Source::Trace(t) => t.context_name(c).to_owned(),
+        }
+    }
+}
+
+/// One point of a run's time series: what happened since the point before.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sample {
+    /// The end of the interval, from the start.
+    pub(crate) at: Duration,
+    pub(crate) interval: Duration,
+    /// Master-key calls that succeeded in the interval, both sides; and of them, decrypts'.
+    pub(crate) calls: u64,
+    pub(crate) decrypt_calls: u64,
+    /// The caching manager's hits, misses and bypasses in the interval (zero without a cache).
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+}
+
+/// Points in a run's time series.
+const SAMPLES: u32 = 200;
 
 /// The thresholds of one configuration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -153,6 +269,11 @@ pub(crate) struct CacheCounters {
 pub(crate) struct Outcome {
     pub(crate) config: CacheConfig,
     pub(crate) requests: u64,
+    pub(crate) encrypts: u64,
+    pub(crate) decrypts: u64,
+    /// Decrypts that found no message of their own or of their context yet, and read one
+    /// written before the traffic began.
+    pub(crate) decrypts_of_older_messages: u64,
     pub(crate) succeeded: u64,
     /// Requests that gave up: out of retries, or out of time.
     pub(crate) failed: u64,
@@ -164,13 +285,19 @@ pub(crate) struct Outcome {
     /// Errors other than throttling that requests saw (none are expected).
     pub(crate) other_errors: u64,
     pub(crate) first_other_error: Option<String>,
-    /// Master-key calls that succeeded (and were billed).
+    /// Master-key calls that succeeded (and were billed), both sides.
     pub(crate) kms_calls: u64,
-    /// Master-key calls refused for exceeding the quota.
+    /// Of `kms_calls`, those that unwrapped a data key for a decrypt.
+    pub(crate) kms_decrypt_calls: u64,
+    /// Master-key calls refused for exceeding the quota, both sides.
     pub(crate) throttled: u64,
+    /// Of `throttled`, decrypts' calls.
+    pub(crate) decrypt_throttled: u64,
     pub(crate) max_concurrent_calls: u64,
     pub(crate) cost_usd: f64,
     pub(crate) cost_usd_per_month: f64,
+    /// Of `cost_usd_per_month`, the decrypts' share.
+    pub(crate) decrypt_cost_usd_per_month: f64,
     /// The simulated window.
     pub(crate) window: Duration,
     /// From the first arrival until the last request finished.
@@ -180,6 +307,9 @@ pub(crate) struct Outcome {
     pub(crate) latency_p50: Duration,
     pub(crate) latency_p99: Duration,
     pub(crate) latency_max: Duration,
+    /// Latency of the successful decrypts alone.
+    pub(crate) decrypt_latency_p50: Duration,
+    pub(crate) decrypt_latency_p99: Duration,
     /// Successful requests that took any virtual time: they waited for a master-key call (their
     /// own or another's), a backoff or a worker. A cache hit takes none.
     pub(crate) waited: u64,
@@ -193,6 +323,8 @@ pub(crate) struct Outcome {
     /// For bursty traffic: the most bursts one data key encrypted messages in.
     pub(crate) max_bursts_per_data_key: Option<u64>,
     pub(crate) cache: Option<CacheCounters>,
+    /// Master-key calls and cache hits over time.
+    pub(crate) series: Vec<Sample>,
     pub(crate) real: std::time::Duration,
 }
 
@@ -276,18 +408,55 @@ struct Tally {
     other_errors: u64,
     first_other_error: Option<String>,
     latencies_us: Vec<u64>,
+    decrypt_latencies_us: Vec<u64>,
+    decrypts_of_older_messages: u64,
     last_done: Option<Instant>,
+}
+
+/// A message header to read back, shared by the decrypts that read it.
+type Header = Arc<[u8]>;
+
+/// The messages decrypts read back (see the module docs).
+#[derive(Default)]
+struct Written {
+    /// By the encrypt's request number: headers that decrypts naming them will read, with how
+    /// many reads are left.
+    named: HashMap<u64, (Header, u32)>,
+    /// By context: the latest header written.
+    latest: HashMap<u32, Header>,
+    /// By context: a message written before the traffic began.
+    older: HashMap<u32, Header>,
+}
+
+/// Writes the messages "written before the traffic began": the simulated master key's own
+/// wrapping key, without its latency, quota or cost.
+struct OlderWriter {
+    client: Client,
+    cmm: DefaultCmm,
 }
 
 struct Shared {
     client: Client,
     cmm: Arc<Observer>,
-    contexts: Vec<EncryptionContext>,
     caller: Caller,
     zeros: Vec<u8>,
     workers: Semaphore,
     tally: Mutex<Tally>,
     jitter: Mutex<StdRng>,
+    written: Mutex<Written>,
+    older_writer: OlderWriter,
+}
+
+/// An error and its sources, as text: a throttled unwrap says so only in a source.
+fn error_text(e: &sealbox::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl Shared {
@@ -295,36 +464,125 @@ impl Shared {
         self.tally.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn written(&self) -> MutexGuard<'_, Written> {
+        self.written.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Encrypt one message; returns its header.
     async fn encrypt_once(
         &self,
         context: &EncryptionContext,
         size: u64,
-    ) -> Result<(), sealbox::Error> {
+    ) -> Result<Vec<u8>, sealbox::Error> {
         let cmm: &dyn MaterialsManager = self.cmm.as_ref();
         if size <= REAL_BYTES_LIMIT {
             let plaintext = &self.zeros[..size as usize];
-            self.client.encrypt(cmm, plaintext, context).await.map(drop)
+            let message = self.client.encrypt(cmm, plaintext, context).await?;
+            let (_, len) = parse_header(&message, &HeaderLimits::default())?;
+            Ok(message[..len].to_vec())
         } else {
-            self.client
+            let encryptor = self
+                .client
                 .encryptor(cmm, context, PlaintextLength::Exact(size))
-                .await
-                .map(drop)
+                .await?;
+            let mut writer = encryptor.into_writer(Vec::new());
+            std::io::Write::flush(&mut writer).map_err(sealbox::Error::from)?;
+            Ok(writer.get_ref().clone())
         }
     }
 
-    /// One request: wait for a worker, encrypt, retry with backoff on errors, give up at the
-    /// deadline.
-    async fn request(self: Arc<Self>, index: u64, size: u64) {
+    /// Get the materials of a message from its header and authenticate the header.
+    async fn decrypt_once(&self, header: &[u8]) -> Result<(), sealbox::Error> {
+        let cmm: &dyn MaterialsManager = self.cmm.as_ref();
+        PendingMessage::read(&self.client, header)?
+            .decrypt(&self.client, cmm, &DecryptOptions::new())
+            .await
+            .map(drop)
+    }
+
+    /// The header a decrypt reads back (see the module docs).
+    async fn message_for(
+        &self,
+        request: &Request,
+        context: &EncryptionContext,
+    ) -> anyhow::Result<Header> {
+        {
+            let mut w = self.written();
+            if let Some(number) = request.reads {
+                if let Some((header, left)) = w.named.get_mut(&number) {
+                    let header = Arc::clone(header);
+                    *left -= 1;
+                    if *left == 0 {
+                        w.named.remove(&number);
+                    }
+                    return Ok(header);
+                }
+            }
+            if let Some(h) = w.latest.get(&request.context) {
+                return Ok(Arc::clone(h));
+            }
+            if let Some(h) = w.older.get(&request.context) {
+                self.tally().decrypts_of_older_messages += 1;
+                return Ok(Arc::clone(h));
+            }
+        }
+        let message = self
+            .older_writer
+            .client
+            .encrypt(&self.older_writer.cmm, b"", context)
+            .await
+            .context("cannot write a message to read back")?;
+        let (_, len) = parse_header(&message, &HeaderLimits::default())?;
+        let header: Header = Arc::from(&message[..len]);
+        let mut w = self.written();
+        let header = Arc::clone(w.older.entry(request.context).or_insert(header));
+        self.tally().decrypts_of_older_messages += 1;
+        Ok(header)
+    }
+
+    /// A message was written: keep its header for the decrypts that will read it.
+    fn wrote(&self, request: &Request, header: Vec<u8>) {
+        let header: Header = Arc::from(header);
+        let mut w = self.written();
+        if request.read_back > 0 {
+            w.named
+                .insert(request.number, (Arc::clone(&header), request.read_back));
+        }
+        w.latest.insert(request.context, header);
+    }
+
+    /// One request: wait for a worker, encrypt or decrypt, retry with backoff on errors, give up
+    /// at the deadline.
+    async fn request(self: Arc<Self>, request: Request, context: Arc<EncryptionContext>) {
         let arrived = Instant::now();
-        let context = &self.contexts[(index % self.contexts.len() as u64) as usize];
+        let header = match request.op {
+            Op::Encrypt => None,
+            Op::Decrypt => match self.message_for(&request, &context).await {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    let mut t = self.tally();
+                    t.failed += 1;
+                    t.other_errors += 1;
+                    t.first_other_error.get_or_insert(format!("{e:#}"));
+                    return;
+                }
+            },
+        };
         let attempt = async {
             let _worker = self.workers.acquire().await;
             let mut throttled = false;
             let mut retry = 0;
             loop {
-                let error = match self.encrypt_once(context, size).await {
+                let result = match &header {
+                    None => self
+                        .encrypt_once(&context, request.size)
+                        .await
+                        .map(|h| self.wrote(&request, h)),
+                    Some(h) => self.decrypt_once(h).await,
+                };
+                let error = match result {
                     Ok(()) => return true,
-                    Err(e) => e.to_string(),
+                    Err(e) => error_text(&e),
                 };
                 if error.contains(THROTTLING) {
                     if !throttled {
@@ -355,7 +613,11 @@ impl Shared {
         match outcome {
             Ok(true) => {
                 t.succeeded += 1;
-                t.latencies_us.push((now - arrived).as_micros() as u64);
+                let us = (now - arrived).as_micros() as u64;
+                t.latencies_us.push(us);
+                if request.op == Op::Decrypt {
+                    t.decrypt_latencies_us.push(us);
+                }
             }
             Ok(false) => t.failed += 1,
             Err(_) => {
@@ -365,6 +627,37 @@ impl Shared {
         }
         t.last_done = Some(t.last_done.map_or(now, |d| d.max(now)));
     }
+}
+
+/// Record the master-key calls and the cache's hits at `SAMPLES` even points of the window.
+async fn sample(
+    start: Instant,
+    window: Duration,
+    keyring: Arc<SimulatedKeyring>,
+    caching: Option<CachingCmm>,
+) -> Vec<Sample> {
+    let mut series = Vec::with_capacity(SAMPLES as usize);
+    let (mut calls, mut decrypt_calls, mut hits, mut misses) = (0, 0, 0, 0);
+    let mut last = Duration::ZERO;
+    for k in 1..=SAMPLES {
+        let at = window * k / SAMPLES;
+        tokio::time::sleep_until(start + at).await;
+        let s = keyring.stats();
+        let (h, m) = caching.as_ref().map_or((0, 0), |c| {
+            let c = c.stats();
+            (c.hits, c.misses + c.bypasses())
+        });
+        series.push(Sample {
+            at,
+            interval: at - last,
+            calls: s.calls - calls,
+            decrypt_calls: s.decrypt_calls - decrypt_calls,
+            hits: h - hits,
+            misses: m - misses,
+        });
+        (calls, decrypt_calls, hits, misses, last) = (s.calls, s.decrypt_calls, h, m, at);
+    }
+    series
 }
 
 fn percentile(sorted: &[u64], q: f64) -> Duration {
@@ -418,47 +711,63 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
         arrivals: plan.arrivals,
         keys: Mutex::new(HashMap::new()),
     });
-    let contexts = (0..plan.contexts.max(1))
-        .map(|i| {
-            let mut ec = EncryptionContext::new();
-            ec.insert("tenant".into(), format!("tenant-{i}"));
-            ec
-        })
-        .collect();
+    let client = Client::builder().algorithm_suite(plan.suite).build()?;
+    let older_keyring = super::keyring::wrapping_keyring()?;
     let shared = Arc::new(Shared {
-        client: Client::builder().algorithm_suite(plan.suite).build()?,
+        client: client.clone(),
         cmm: Arc::clone(&observer),
-        contexts,
         caller: plan.caller,
         zeros: vec![0u8; REAL_BYTES_LIMIT as usize],
         workers: Semaphore::new(plan.caller.concurrency.max(1)),
         tally: Mutex::new(Tally::default()),
         jitter: Mutex::new(StdRng::seed_from_u64(plan.seed ^ 0x6a09_e667_f3bc_c908)),
+        written: Mutex::new(Written::default()),
+        older_writer: OlderWriter {
+            client,
+            cmm: DefaultCmm::new(Arc::new(older_keyring)),
+        },
     });
+    let sampler = tokio::spawn(sample(
+        start,
+        plan.duration,
+        Arc::clone(&keyring),
+        caching.clone(),
+    ));
 
-    let mut sizes_rng = StdRng::seed_from_u64(plan.seed);
-    let mut tasks = Vec::new();
-    let mut index = 0u64;
-    loop {
-        let at = plan.arrivals.time_of(index);
-        if at >= plan.duration {
-            break;
+    let mut source = plan.source()?;
+    let mut contexts: Vec<Arc<EncryptionContext>> = Vec::new();
+    // Finished tasks are reaped as the run goes: a task's memory is freed only once it is joined,
+    // and a million held handles would hold a million futures.
+    let mut tasks = tokio::task::JoinSet::new();
+    let (mut requests, mut encrypts) = (0u64, 0u64);
+    while let Some(request) = source.next_request()? {
+        tokio::time::sleep_until(start + request.at).await;
+        while contexts.len() <= request.context as usize {
+            let mut ec = EncryptionContext::new();
+            ec.insert("tenant".into(), source.context_name(contexts.len() as u32));
+            contexts.push(Arc::new(ec));
         }
-        tokio::time::sleep_until(start + at).await;
-        let size = plan.sizes.draw(&mut sizes_rng);
-        tasks.push(tokio::spawn(Arc::clone(&shared).request(index, size)));
-        index += 1;
+        let context = Arc::clone(&contexts[request.context as usize]);
+        requests += 1;
+        encrypts += u64::from(request.op == Op::Encrypt);
+        tasks.spawn(Arc::clone(&shared).request(request, context));
+        while let Some(done) = tasks.try_join_next() {
+            done.context("a simulated request panicked")?;
+        }
     }
-    for task in tasks {
-        task.await.context("a simulated request panicked")?;
+    while let Some(done) = tasks.join_next().await {
+        done.context("a simulated request panicked")?;
     }
     // Let a refresh ahead of expiry that is still running finish, so that its call is counted.
     tokio::time::sleep(Duration::from_secs(60)).await;
+    let series = sampler.await.context("the sampler panicked")?;
 
     let mut tally = std::mem::take(&mut *shared.tally());
     tally.latencies_us.sort_unstable();
+    tally.decrypt_latencies_us.sort_unstable();
     let service = keyring.stats();
     let cost_usd = service.calls as f64 * plan.service.cost_per_call;
+    let per_month = MONTH.as_secs_f64() / plan.duration.as_secs_f64();
     let simulated = tally.last_done.map_or(Duration::ZERO, |d| d - start);
     let keys = observer.keys.lock().unwrap_or_else(PoisonError::into_inner);
     let data_keys = keys.len() as u64;
@@ -479,7 +788,10 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
     });
     Ok(Outcome {
         config,
-        requests: index,
+        requests,
+        encrypts,
+        decrypts: requests - encrypts,
+        decrypts_of_older_messages: tally.decrypts_of_older_messages,
         succeeded: tally.succeeded,
         failed: tally.failed,
         timed_out: tally.timed_out,
@@ -488,16 +800,23 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
         other_errors: tally.other_errors,
         first_other_error: tally.first_other_error,
         kms_calls: service.calls,
+        kms_decrypt_calls: service.decrypt_calls,
         throttled: service.throttled,
+        decrypt_throttled: service.decrypt_throttled,
         max_concurrent_calls: service.max_concurrent,
         cost_usd,
-        cost_usd_per_month: cost_usd / plan.duration.as_secs_f64() * MONTH.as_secs_f64(),
+        cost_usd_per_month: cost_usd * per_month,
+        decrypt_cost_usd_per_month: service.decrypt_calls as f64
+            * plan.service.cost_per_call
+            * per_month,
         window: plan.duration,
         simulated,
         throughput: tally.succeeded as f64 / simulated.max(plan.duration).as_secs_f64(),
         latency_p50: percentile(&tally.latencies_us, 0.50),
         latency_p99: percentile(&tally.latencies_us, 0.99),
         latency_max: percentile(&tally.latencies_us, 1.0),
+        decrypt_latency_p50: percentile(&tally.decrypt_latencies_us, 0.50),
+        decrypt_latency_p99: percentile(&tally.decrypt_latencies_us, 0.99),
         waited: tally.latencies_us.iter().filter(|&&l| l > 0).count() as u64,
         data_keys,
         max_messages_per_data_key: keys.values().map(|k| k.messages).max().unwrap_or(0),
@@ -519,6 +838,7 @@ async fn simulate(plan: &Plan, config: CacheConfig) -> anyhow::Result<Outcome> {
                 .unwrap_or(0)
         }),
         cache,
+        series,
         real: std::time::Duration::ZERO,
     })
 }

@@ -58,13 +58,25 @@ pub(crate) struct ServiceModel {
     pub(crate) cost_per_call: f64,
 }
 
+/// Which side of the cache a call serves: generating or wrapping a data key for an encrypt, or
+/// unwrapping one for a decrypt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Encrypt,
+    Decrypt,
+}
+
 /// What the key service saw.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ServiceStats {
-    /// Calls that succeeded (and were billed).
+    /// Calls that succeeded (and were billed), both sides.
     pub(crate) calls: u64,
-    /// Calls refused for exceeding the quota.
+    /// Of `calls`, those that unwrapped a data key for a decrypt.
+    pub(crate) decrypt_calls: u64,
+    /// Calls refused for exceeding the quota, both sides.
     pub(crate) throttled: u64,
+    /// Of `throttled`, those of decrypts.
+    pub(crate) decrypt_throttled: u64,
     /// Calls made at once, at most.
     pub(crate) max_concurrent: u64,
 }
@@ -117,7 +129,7 @@ impl std::error::Error for Throttled {}
 impl SimulatedKeyring {
     /// A simulated service. `seed` makes its latency draws reproducible.
     pub(crate) fn new(model: ServiceModel, seed: u64) -> Result<Self, sealbox::Error> {
-        let inner = RawAesKeyring::new("simulated", "master-key", Zeroizing::new(vec![0x11; 32]))?;
+        let inner = wrapping_keyring()?;
         let tokens = model
             .rate_limit
             .map_or(0.0, |r| bucket_size(r, model.burst_seconds));
@@ -149,7 +161,7 @@ impl SimulatedKeyring {
     }
 
     /// One round trip: admit or throttle the call, then wait the latency. Returns the start.
-    async fn call(&self) -> Result<Instant, KeyringError> {
+    async fn call(&self, side: Side) -> Result<Instant, KeyringError> {
         let started = Instant::now();
         let (latency, admitted) = {
             let mut s = self.lock();
@@ -180,16 +192,26 @@ impl SimulatedKeyring {
         tokio::time::sleep(latency).await;
         let mut s = self.lock();
         s.concurrent -= 1;
+        let decrypt = u64::from(side == Side::Decrypt);
         if admitted {
             s.stats.calls += 1;
+            s.stats.decrypt_calls += decrypt;
             Ok(started)
         } else {
             s.stats.throttled += 1;
+            s.stats.decrypt_throttled += decrypt;
             Err(KeyringError::new(NAME, THROTTLING).with_source(Throttled {
                 limit: self.model.rate_limit.unwrap_or_default(),
             }))
         }
     }
+}
+
+/// The keyring that does the simulated service's wrapping: the same key for every run, so that a
+/// message written outside the service (a decrypt's message from before the traffic began)
+/// unwraps through it.
+pub(crate) fn wrapping_keyring() -> Result<RawAesKeyring, sealbox::Error> {
+    RawAesKeyring::new("simulated", "master-key", Zeroizing::new(vec![0x11; 32]))
 }
 
 fn bucket_size(rate: f64, burst_seconds: f64) -> f64 {
@@ -203,7 +225,7 @@ impl Keyring for SimulatedKeyring {
         suite: AlgorithmSuite,
         encryption_context: &EncryptionContext,
     ) -> Result<(DataKey, Vec<EncryptedDataKey>), KeyringError> {
-        let started = self.call().await?;
+        let started = self.call(Side::Encrypt).await?;
         let (key, edks) = self
             .inner
             .generate_data_key(suite, encryption_context)
@@ -222,7 +244,7 @@ impl Keyring for SimulatedKeyring {
         encryption_context: &EncryptionContext,
         data_key: &DataKey,
     ) -> Result<Vec<EncryptedDataKey>, KeyringError> {
-        self.call().await?;
+        self.call(Side::Encrypt).await?;
         self.inner
             .wrap_data_key(suite, encryption_context, data_key)
             .await
@@ -234,7 +256,7 @@ impl Keyring for SimulatedKeyring {
         encryption_context: &EncryptionContext,
         edks: &[EncryptedDataKey],
     ) -> Result<DataKey, UnwrapError> {
-        if let Err(e) = self.call().await {
+        if let Err(e) = self.call(Side::Decrypt).await {
             let mut err = UnwrapError::default();
             err.push(0, NAME, e);
             return Err(err);

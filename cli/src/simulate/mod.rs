@@ -4,10 +4,14 @@
 mod engine;
 mod fleet;
 mod keyring;
+mod plot;
+mod recommend;
 mod report;
 mod scenario;
+mod trace;
 mod traffic;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,7 +21,10 @@ use sealbox::AlgorithmSuite;
 
 use engine::{CacheConfig, Caller, Plan, Thresholds};
 use keyring::{Latency, ServiceModel};
-use traffic::{parse_duration, parse_list, parse_optional, parse_size, parse_sizes, Arrivals};
+use traffic::{
+    parse_duration, parse_list, parse_optional, parse_size, parse_sizes, show_duration, Arrivals,
+    ReadBack,
+};
 
 /// `sealbox simulate`. Every option overrides the scenario's value; threshold options take a
 /// comma-separated list, and every combination of their values is one configuration.
@@ -42,9 +49,26 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 1, help_heading = "Traffic")]
     contexts: u32,
     /// Traffic: the simulated window in which requests arrive, e.g. 10m, 1h. Costs are
-    /// extrapolated from it to 30 days.
+    /// extrapolated from it to 30 days. With --trace: the window the trace covers (default: from
+    /// its first request to its last).
     #[arg(long, help_heading = "Traffic")]
     duration: Option<String>,
+    /// Traffic: messages read back per message written (0.5: every other one; 2: each twice),
+    /// through the caching manager's decrypt path.
+    #[arg(long, value_name = "RATIO", help_heading = "Traffic")]
+    decrypt_ratio: Option<f64>,
+    /// Traffic: how long after it was written a message is read back (default 1m).
+    #[arg(long, value_name = "DELAY", help_heading = "Traffic")]
+    decrypt_delay: Option<String>,
+    /// Traffic: replay a trace instead: CSV with the header time,op,context,size, or JSON lines
+    /// with those keys (time: RFC 3339 or seconds from the start; op: encrypt or decrypt;
+    /// context: requests with the same one share cache entries; size: bytes or e.g. 1KiB). Its
+    /// span is the window. See docs/simulator.md.
+    #[arg(long, value_name = "FILE", help_heading = "Traffic")]
+    trace: Option<PathBuf>,
+    /// Traffic: write the synthetic traffic as a trace to FILE and stop.
+    #[arg(long, value_name = "FILE", help_heading = "Traffic")]
+    write_trace: Option<PathBuf>,
 
     /// Master key: latency of one call, e.g. 10ms, or a uniform range 5ms-15ms.
     #[arg(long, help_heading = "Master key")]
@@ -162,6 +186,15 @@ pub(crate) struct SimulateArgs {
     /// One JSON object per configuration, one per line, instead of the table.
     #[arg(long)]
     json: bool,
+    /// Draw the results to FILE.svg or FILE.png: for a sweep, monthly cost and p99 latency
+    /// against the swept threshold (with the budget); for one configuration, master-key calls
+    /// per second and the cache hit rate over time.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Search max messages for the smallest that keeps within --budget and the master key's
+    /// rate limit, under one --max-age (the policy), and print it with the reason.
+    #[arg(long)]
+    recommend: bool,
 }
 
 /// The plan and the configurations to run.
@@ -173,11 +206,55 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
         }
         None => (scenario::CUSTOM, None),
     };
-    let rate = args.rate.unwrap_or(sc.rate);
+    let trace = match &args.trace {
+        Some(path) => {
+            for (given, name) in [
+                (args.rate.is_some(), "--rate"),
+                (args.burst.is_some(), "--burst"),
+                (args.size.is_some(), "--size"),
+                (args.contexts != 1, "--contexts"),
+                (args.decrypt_ratio.is_some(), "--decrypt-ratio"),
+                (args.decrypt_delay.is_some(), "--decrypt-delay"),
+                (args.write_trace.is_some(), "--write-trace"),
+            ] {
+                if given {
+                    bail!("{name} describes synthetic traffic: a --trace brings its own");
+                }
+            }
+            let summary = trace::summarize(path)?;
+            if summary.span.is_zero() {
+                bail!(
+                    "{}: the trace spans no time (its first and last requests are at the same \
+                     time), so there is no window to extrapolate a month from",
+                    path.display()
+                );
+            }
+            Some(summary)
+        }
+        None => None,
+    };
+    let read_back = match (args.decrypt_ratio, &args.decrypt_delay) {
+        (None, None) => None,
+        (ratio, delay) => {
+            let ratio = ratio.unwrap_or(1.0);
+            if !(ratio.is_finite() && (0.0..=100.0).contains(&ratio)) {
+                bail!("--decrypt-ratio is from 0 to 100 reads per message");
+            }
+            Some(ReadBack {
+                ratio,
+                delay: parse_duration(delay.as_deref().unwrap_or("1m"))?,
+            })
+        }
+    };
+    let rate = match &trace {
+        Some(t) => (t.requests as f64 / t.span.as_secs_f64()).max(f64::MIN_POSITIVE),
+        None => args.rate.unwrap_or(sc.rate),
+    };
     if !(rate.is_finite() && rate > 0.0) {
         bail!("--rate must be more than zero");
     }
     let burst = match args.burst.as_deref().or(sc.burst) {
+        _ if trace.is_some() => None,
         None | Some("none") => None,
         Some(b) => {
             let (on, period) = b
@@ -190,7 +267,21 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
             Some((on, period))
         }
     };
-    let duration = parse_duration(args.duration.as_deref().unwrap_or(sc.duration))?;
+    let duration = match (&trace, &args.duration) {
+        (Some(t), None) => t.span,
+        (Some(t), Some(d)) => {
+            let d = parse_duration(d)?;
+            if d < t.span {
+                bail!(
+                    "--duration {}: the trace spans {:.3} s, longer than that window",
+                    show_duration(d),
+                    t.span.as_secs_f64()
+                );
+            }
+            d
+        }
+        (None, d) => parse_duration(d.as_deref().unwrap_or(sc.duration))?,
+    };
     if duration.is_zero() {
         bail!("--duration must be more than zero");
     }
@@ -210,7 +301,12 @@ fn resolve(args: &SimulateArgs) -> anyhow::Result<(Plan, Vec<CacheConfig>, Optio
         scenario: named,
         arrivals: Arrivals { rate, burst },
         sizes: parse_sizes(args.size.as_deref().unwrap_or(sc.size))?,
-        contexts: args.contexts.max(1),
+        contexts: match &trace {
+            Some(t) => t.contexts,
+            None => args.contexts.max(1),
+        },
+        read_back,
+        trace,
         duration,
         service: ServiceModel {
             latency,
@@ -391,12 +487,60 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         {
             bail!("--hosts and --tenants go with --scenario fleet or no scenario");
         }
+        for (given, name) in [
+            (args.trace.is_some(), "--trace"),
+            (args.write_trace.is_some(), "--write-trace"),
+            (args.decrypt_ratio.is_some(), "--decrypt-ratio"),
+            (args.decrypt_delay.is_some(), "--decrypt-delay"),
+            (args.plot.is_some(), "--plot"),
+            (args.recommend, "--recommend"),
+        ] {
+            if given {
+                bail!(
+                    "{name} is not supported with a fleet (--scenario fleet, --hosts, --tenants)"
+                );
+            }
+        }
         return run_fleet(args);
     }
     let (plan, configs, about) = resolve(args)?;
+    if let Some(path) = &args.write_trace {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let n = plan.write_trace(&mut out)?;
+        std::io::Write::flush(&mut out)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {n} requests to {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.plot {
+        // Refuse a bad file name before the runs rather than after.
+        if !matches!(
+            path.extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("svg" | "png")
+        ) {
+            bail!("--plot draws a .svg or a .png, not {}", path.display());
+        }
+    }
+    if args.recommend {
+        if args.plot.is_some() {
+            bail!("--plot draws a sweep or one configuration, not a --recommend search");
+        }
+        let found = recommend::run(&plan, &configs, args.json, about)?;
+        return Ok(if found {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     if !args.json {
         report::print_plan(&plan, about, configs.len());
     }
+    let mut outcomes = Vec::new();
     for config in configs {
         let outcome = engine::run(&plan, config)?;
         if args.json {
@@ -404,9 +548,16 @@ pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         } else {
             report::print_row(&plan, &outcome);
         }
+        if args.plot.is_some() {
+            outcomes.push(outcome);
+        }
     }
     if !args.json {
         report::print_footer(&plan);
+    }
+    if let Some(path) = &args.plot {
+        plot::draw(path, &plan, &outcomes)?;
+        eprintln!("plot written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,15 +12,37 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
         Some(name) => outln!("scenario {name}: {}", about.unwrap_or_default()),
         None => outln!("custom simulation"),
     }
-    outln!(
-        "  traffic     {}, messages {}, {} encryption context{}; {} simulated ({} requests)",
-        plan.arrivals,
-        plan.sizes,
-        plan.contexts,
-        if plan.contexts == 1 { "" } else { "s" },
-        show_duration(plan.duration),
-        plan.requests()
-    );
+    match &plan.trace {
+        Some(t) => outln!(
+            "  traffic     trace {}: {} requests ({} encrypts, {} decrypts), mean message {}, {} \
+             context{}; spans {:.1} s",
+            t.path.display(),
+            t.requests,
+            t.encrypts,
+            t.decrypts,
+            show_size(t.mean_size.round() as u64),
+            t.contexts,
+            if t.contexts == 1 { "" } else { "s" },
+            t.span.as_secs_f64()
+        ),
+        None => outln!(
+            "  traffic     {}, messages {}, {} encryption context{}; {} simulated ({} requests)",
+            plan.arrivals,
+            plan.sizes,
+            plan.contexts,
+            if plan.contexts == 1 { "" } else { "s" },
+            show_duration(plan.duration),
+            plan.requests()
+        ),
+    }
+    if let Some(r) = plan.read_back.filter(|_| plan.trace.is_none()) {
+        outln!(
+            "  decrypts    {} per message written, {} after it was written, through the \
+             caching manager's decrypt path",
+            r.ratio,
+            show_duration(r.delay)
+        );
+    }
     let quota = match plan.service.rate_limit {
         Some(r) => format!("{r} calls/s quota (then throttled)"),
         None => "no quota".into(),
@@ -44,13 +66,17 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
     if let Some(budget) = plan.budget {
         outln!("  budget      {} per month", dollars(budget));
     }
-    outln!(
-        "  {configs} configuration{}",
-        if configs == 1 { "" } else { "s" }
-    );
+    if configs == 0 {
+        outln!("  recommend   searching max messages (doubling, then bisecting)");
+    } else {
+        outln!(
+            "  {configs} configuration{}",
+            if configs == 1 { "" } else { "s" }
+        );
+    }
     outln!();
     outln!(
-        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}{}",
+        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}{}{}",
         "cache",
         "requests",
         "failed",
@@ -70,6 +96,11 @@ pub(super) fn print_plan(plan: &Plan, about: Option<&str>, configs: usize) {
             "  bursts/key"
         } else {
             ""
+        },
+        if plan.has_decrypts() {
+            "  decrypts enc calls dec calls  enc $/month  dec $/month  dec p99"
+        } else {
+            ""
         }
     );
 }
@@ -83,8 +114,21 @@ pub(super) fn print_row(plan: &Plan, o: &Outcome) {
     let bursts = o
         .max_bursts_per_data_key
         .map_or(String::new(), |b| format!(" {b:>11}"));
+    let decrypts = if plan.has_decrypts() {
+        format!(
+            " {:>9} {:>9} {:>9} {:>12} {:>12} {:>8.1}",
+            o.decrypts,
+            o.kms_calls - o.kms_decrypt_calls,
+            o.kms_decrypt_calls,
+            dollars(o.cost_usd_per_month - o.decrypt_cost_usd_per_month),
+            dollars(o.decrypt_cost_usd_per_month),
+            ms(o.decrypt_latency_p99)
+        )
+    } else {
+        String::new()
+    };
     outln!(
-        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>9} {:>6.1}{bursts}{over}",
+        "{:<28} {:>9} {:>9} {:>7} {:>9} {:>9} {:>12} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>9} {:>6.1}{bursts}{decrypts}{over}",
         o.config.to_string(),
         o.requests,
         o.failed,
@@ -119,6 +163,20 @@ pub(super) fn print_footer(plan: &Plan) {
         show_duration(plan.duration),
         show_size(REAL_BYTES_LIMIT)
     );
+    if plan.has_decrypts() {
+        outln!(
+            "kms calls, throttled, $/month: both sides; enc/dec calls and $/month: the \
+             encrypts' (generate) and the decrypts' (unwrap) shares. A decrypt reads back {} \
+             and takes the caching manager's decrypt path: a hit when a message under the same \
+             data key was read within max age. msgs/key and the other per-key columns count \
+             encrypts.",
+            if plan.trace.is_some() {
+                "the latest message written under its context"
+            } else {
+                "the message it names"
+            }
+        );
+    }
 }
 
 pub(super) fn json(plan: &Plan, o: &Outcome) -> Value {
@@ -147,7 +205,7 @@ pub(super) fn json(plan: &Plan, o: &Outcome) -> Value {
             },
         })
     });
-    json!({
+    let mut v = json!({
         "scenario": plan.scenario,
         "cache_enabled": o.config != CacheConfig::Off,
         "thresholds": thresholds,
@@ -156,9 +214,15 @@ pub(super) fn json(plan: &Plan, o: &Outcome) -> Value {
             "burst_on_s": plan.arrivals.burst.map(|(on, _)| on.as_secs_f64()),
             "burst_period_s": plan.arrivals.burst.map(|(_, p)| p.as_secs_f64()),
             "mean_rate_per_s": plan.arrivals.mean_rate(),
-            "sizes": plan.sizes.to_string(),
-            "mean_size_bytes": plan.sizes.mean(),
+            "sizes": match &plan.trace {
+                Some(_) => "from the trace".to_string(),
+                None => plan.sizes.to_string(),
+            },
+            "mean_size_bytes": plan.trace.as_ref().map_or(plan.sizes.mean(), |t| t.mean_size),
             "contexts": plan.contexts,
+            "trace": plan.trace.as_ref().map(|t| t.path.display().to_string()),
+            "decrypt_ratio": plan.read_back.filter(|_| plan.trace.is_none()).map(|r| r.ratio),
+            "decrypt_delay_s": plan.read_back.filter(|_| plan.trace.is_none()).map(|r| r.delay.as_secs_f64()),
         },
         "master_key": {
             "latency": plan.service.latency.to_string(),
@@ -196,5 +260,23 @@ pub(super) fn json(plan: &Plan, o: &Outcome) -> Value {
         "max_bursts_per_data_key": o.max_bursts_per_data_key,
         "cache": cache,
         "real_time_s": o.real.as_secs_f64(),
-    })
+    });
+    // Both sides of the cache, apart: `kms_calls`, `throttled` and `cost_usd_per_month` above
+    // add them up.
+    let sides = json!({
+        "encrypts": o.encrypts,
+        "decrypts": o.decrypts,
+        "decrypts_of_older_messages": o.decrypts_of_older_messages,
+        "kms_encrypt_calls": o.kms_calls - o.kms_decrypt_calls,
+        "kms_decrypt_calls": o.kms_decrypt_calls,
+        "decrypt_throttled": o.decrypt_throttled,
+        "encrypt_cost_usd_per_month": o.cost_usd_per_month - o.decrypt_cost_usd_per_month,
+        "decrypt_cost_usd_per_month": o.decrypt_cost_usd_per_month,
+        "decrypt_latency_p50_ms": ms(o.decrypt_latency_p50),
+        "decrypt_latency_p99_ms": ms(o.decrypt_latency_p99),
+    });
+    if let (Some(all), Value::Object(sides)) = (v.as_object_mut(), sides) {
+        all.extend(sides);
+    }
+    v
 }

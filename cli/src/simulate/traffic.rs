@@ -4,8 +4,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
 use anyhow::{anyhow, bail, Context};
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::trace::{Op, Request};
 
 /// When messages arrive.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,6 +69,110 @@ impl fmt::Display for Arrivals {
                 show_duration(period)
             ),
         }
+    }
+}
+
+/// Synthetic decrypts (`--decrypt-ratio`, `--decrypt-delay`): each message is read back `ratio`
+/// times on average (0.5: every other message; 2: every message twice), `delay` after it arrived.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ReadBack {
+    pub(crate) ratio: f64,
+    pub(crate) delay: Duration,
+}
+
+impl ReadBack {
+    /// How many times encrypt number `i` (from 0) is read back: the ratio spread evenly, so
+    /// that `n` messages are read back `floor(n * ratio)` times in all.
+    pub(crate) fn times(&self, i: u64) -> u32 {
+        let upto = |n: u64| (n as f64 * self.ratio).floor() as u64;
+        (upto(i + 1) - upto(i)) as u32
+    }
+}
+
+/// The requests of synthetic traffic, in time order: encrypts at the arrival times within the
+/// window, each to context `i % contexts`, and the decrypts that read them back.
+pub(crate) struct SyntheticSource {
+    arrivals: Arrivals,
+    sizes: Sizes,
+    rng: StdRng,
+    contexts: u32,
+    duration: Duration,
+    read_back: Option<ReadBack>,
+    /// Encrypts emitted so far.
+    encrypts: u64,
+    /// Requests emitted so far.
+    emitted: u64,
+    /// Decrypts not yet due. The delay is the same for every message, so they are due in the
+    /// order their messages arrived.
+    due: VecDeque<Request>,
+}
+
+impl SyntheticSource {
+    pub(crate) fn new(
+        arrivals: Arrivals,
+        sizes: Sizes,
+        contexts: u32,
+        duration: Duration,
+        read_back: Option<ReadBack>,
+        seed: u64,
+    ) -> Self {
+        SyntheticSource {
+            arrivals,
+            sizes,
+            // The same draws as before decrypts existed: sizes only, one per encrypt.
+            rng: StdRng::seed_from_u64(seed),
+            contexts: contexts.max(1),
+            duration,
+            read_back,
+            encrypts: 0,
+            emitted: 0,
+            due: VecDeque::new(),
+        }
+    }
+}
+
+impl Iterator for SyntheticSource {
+    type Item = Request;
+
+    fn next(&mut self) -> Option<Request> {
+        let at = self.arrivals.time_of(self.encrypts);
+        let encrypt_next = at < self.duration;
+        let mut request = match self.due.front() {
+            Some(d) if !encrypt_next || d.at < at => self.due.pop_front()?,
+            _ if encrypt_next => {
+                let i = self.encrypts;
+                self.encrypts += 1;
+                let context = (i % u64::from(self.contexts)) as u32;
+                let size = self.sizes.draw(&mut self.rng);
+                let read_back = self.read_back.map_or(0, |r| r.times(i));
+                if let Some(r) = self.read_back {
+                    for _ in 0..read_back {
+                        self.due.push_back(Request {
+                            at: at + r.delay,
+                            op: Op::Decrypt,
+                            context,
+                            size,
+                            number: 0,
+                            read_back: 0,
+                            reads: Some(self.emitted),
+                        });
+                    }
+                }
+                Request {
+                    at,
+                    op: Op::Encrypt,
+                    context,
+                    size,
+                    number: 0,
+                    read_back,
+                    reads: None,
+                }
+            }
+            _ => return None,
+        };
+        request.number = self.emitted;
+        self.emitted += 1;
+        Some(request)
     }
 }
 

@@ -573,9 +573,19 @@ fn run_inner(argv: &[String]) -> Result<ExitCode, Refusal> {
         b = b.algorithm_suite(s);
     }
     if let Some(n) = frame_length {
-        let n =
-            u32::try_from(n).map_err(|_| Refusal::Failure(format!("invalid frame length {n}")))?;
-        b = b.frame_length(n);
+        // The Python ESDK's rule (a multiple of the AES block size, which it counts in bits: 128),
+        // so that a command line the reference refuses is refused here too.
+        if n < 0 || n % 128 != 0 || n > i64::from(u32::MAX) {
+            return Err(Refusal::Failure(
+                "Frame size must be a non-negative multiple of the block size of the crypto algorithm: 128".into(),
+            ));
+        }
+        if n == 0 {
+            return Err(Refusal::Failure(
+                "--frame-length 0 asks for a non-framed message, which sealbox does not write (docs/cli.md)".into(),
+            ));
+        }
+        b = b.frame_length(n as u32);
     }
     if let Some(n) = max_length {
         let n =

@@ -377,6 +377,7 @@ fn run(
         jobs: f.jobs.unwrap_or_else(batch::default_jobs),
         progress: !c.quiet,
         summary: !c.quiet && items.len() > 1,
+        made_dirs: Default::default(),
     };
     Ok(engine.run(rt.handle(), items).code())
 }

@@ -13,6 +13,7 @@
 pub(crate) mod metadata;
 mod plan;
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -99,6 +100,8 @@ pub(crate) struct Engine {
     /// A progress bar (on a terminal only) and the summary line.
     pub(crate) progress: bool,
     pub(crate) summary: bool,
+    /// Destination folders already created in this run.
+    pub(crate) made_dirs: Mutex<HashSet<PathBuf>>,
 }
 
 /// How a run went.
@@ -230,6 +233,9 @@ impl Engine {
         } else {
             input
         };
+        if let Dest::File(path) = &item.dest {
+            self.ensure_parent(path)?;
+        }
         let mut out = Output::open(&item.dest, self.buffer)?;
         let result = match self.mode {
             Mode::Encrypt => self.encrypt(rt, item, input, len, &mut out),
@@ -249,6 +255,20 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Create the destination's folder once per run, not once per file.
+    fn ensure_parent(&self, path: &Path) -> anyhow::Result<()> {
+        let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            return Ok(());
+        };
+        let mut made = self.made_dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if !made.contains(parent) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+            made.insert(parent.to_path_buf());
+        }
+        Ok(())
     }
 
     fn encrypt(
@@ -418,10 +438,6 @@ impl Output {
             Dest::Stdout if buffer => OutputKind::Memory(Vec::new()),
             Dest::Stdout => OutputKind::Stdout,
             Dest::File(path) => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("cannot create {}", parent.display()))?;
-                }
                 let tmp = partial_name(path);
                 let file = File::create(&tmp)
                     .with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -478,10 +494,12 @@ impl Output {
 /// file system.
 fn partial_name(path: &Path) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    // The process ID once: in some sandboxes every getpid is a costly system call.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(
         ".sealbox-partial-{}-{}",
-        std::process::id(),
+        PID.get_or_init(std::process::id),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     PathBuf::from(tmp)

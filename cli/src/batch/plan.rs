@@ -168,7 +168,10 @@ fn push_file(
     dest: PathBuf,
     a: &PlanArgs<'_>,
 ) -> anyhow::Result<()> {
-    if real(&source.to_string_lossy()) == real(&dest.to_string_lossy()) {
+    // A destination that does not exist yet cannot be the source: canonicalizing both (a
+    // readlink per path component) is for the rare case where it does.
+    let existing = dest.symlink_metadata().ok();
+    if existing.is_some() && real(&source.to_string_lossy()) == real(&dest.to_string_lossy()) {
         warn(
             a.quiet,
             &format!(
@@ -179,7 +182,8 @@ fn push_file(
         );
         return Ok(());
     }
-    if should_write(&dest, a.overwrite, a.quiet)? {
+    let is_file = existing.is_some_and(|m| m.is_file() || (m.is_symlink() && dest.is_file()));
+    if !is_file || should_write(&dest, a.overwrite, a.quiet)? {
         items.push(Item {
             source: Source::File(source),
             dest: Dest::File(dest),
@@ -267,7 +271,7 @@ fn walk(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let ty = e.file_type()?;
             if ty.is_dir() {
                 subdirs.push(path);
-            } else if path.is_file() {
+            } else if ty.is_file() || (ty.is_symlink() && path.is_file()) {
                 files.push(path);
             }
         }

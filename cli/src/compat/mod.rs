@@ -456,9 +456,7 @@ fn run_inner(argv: &[String]) -> Result<ExitCode, Refusal> {
             let long = format!("-{a}");
             if OPTS.iter().any(|o| o.names.contains(&long.as_str())) {
                 return Err(Refusal::Usage(format!(
-                    "Found invalid argument \"{}\". Did you mean \"-{}\"?",
-                    &a[1..],
-                    &a[1..]
+                    "Found invalid argument \"{a}\". Did you mean \"-{a}\"?"
                 )));
             }
         }
@@ -663,6 +661,7 @@ fn run_inner(argv: &[String]) -> Result<ExitCode, Refusal> {
         summary: !quiet
             && (verbose || std::io::IsTerminal::is_terminal(&std::io::stderr()))
             && items.len() > 1,
+        made_dirs: Default::default(),
     };
     let outcome = engine.run(rt, items);
     Ok(outcome.code())

@@ -287,20 +287,25 @@ impl Engine {
         };
         let encryptor = rt.block_on(self.client.encryptor(&*self.cmm, &self.context, length))?;
         let encode = self.encode_output;
-        let sink = HeaderTap::new(out.writer(encode));
+        // The header is read back from the output only for a metadata record.
+        let keep = if self.metadata.is_some() {
+            HeaderLimits::default().max_header_length
+        } else {
+            0
+        };
+        let sink = HeaderTap::new(out.writer(encode), keep);
         let mut w = encryptor.into_writer(BufWriter::with_capacity(1 << 16, sink));
         let n = std::io::copy(&mut BufReader::with_capacity(1 << 16, input), &mut w)?;
         let sink = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-        let header = sink.header()?;
-        sink.finish()?;
         if let Some(m) = &self.metadata {
             m.write(&Value::Object(metadata::record(
                 self.mode.name(),
                 source_name(&item.source),
                 dest_name(&item.dest),
-                &header,
+                &sink.header()?,
             )))?;
         }
+        sink.finish()?;
         Ok(FileResult::Done(n))
     }
 
@@ -547,17 +552,20 @@ impl Write for Sink<'_> {
     }
 }
 
-/// Keeps the first bytes of a message written through it, for its header's metadata record.
+/// Keeps the first `keep` bytes of a message written through it, for its header's metadata
+/// record.
 struct HeaderTap<'a> {
     inner: Sink<'a>,
     head: Vec<u8>,
+    keep: usize,
 }
 
 impl<'a> HeaderTap<'a> {
-    fn new(inner: Sink<'a>) -> Self {
+    fn new(inner: Sink<'a>, keep: usize) -> Self {
         HeaderTap {
             inner,
             head: Vec::new(),
+            keep,
         }
     }
 
@@ -575,9 +583,7 @@ impl<'a> HeaderTap<'a> {
 impl Write for HeaderTap<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
-        let room = HeaderLimits::default()
-            .max_header_length
-            .saturating_sub(self.head.len());
+        let room = self.keep.saturating_sub(self.head.len());
         self.head.extend_from_slice(&buf[..n.min(room)]);
         Ok(n)
     }

@@ -139,7 +139,9 @@ pub(crate) fn plan(a: &PlanArgs<'_>) -> anyhow::Result<Vec<Item>> {
                 dest.push(suffix);
                 push_file(&mut items, file, PathBuf::from(dest), a)?;
             }
-        } else if source.is_file() {
+        } else {
+            // Not only regular files: a FIFO or a device (`-i <(command)`, `-i /dev/stdin`) is
+            // read as a file. (The reference skips these silently, and exits 0.)
             let dest = if is_dir(output) {
                 let name = source.file_name().unwrap_or_default();
                 let mut d = Path::new(output).join(name).into_os_string();

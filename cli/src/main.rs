@@ -51,7 +51,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encrypt a file or standard input into an ESDK message.
+    /// Encrypt a file, a directory tree (-r) or standard input into ESDK messages.
     Encrypt(crypt::EncryptArgs),
     /// Decrypt ESDK messages: a file, standard input, or a directory tree (-r).
     ///

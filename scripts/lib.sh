@@ -124,6 +124,21 @@ ensure_venv() {
     fi
 }
 
+# The reference aws-encryption-cli (scripts/requirements-cli.txt) in a venv of its own, created or
+# updated when its requirements changed; prints the program's path.
+CLI_VENV=$ROOT/.venv-cli
+CLI_REQUIREMENTS=$ROOT/scripts/requirements-cli.txt
+ensure_cli_venv() {
+    local stamp=$CLI_VENV/.sealbox-requirements
+    if [[ ! -x $CLI_VENV/bin/aws-encryption-cli ]] || ! cmp -s "$CLI_REQUIREMENTS" "$stamp"; then
+        echo "creating $CLI_VENV from $CLI_REQUIREMENTS" >&2
+        "$PYTHON" -m venv "$CLI_VENV"
+        "$CLI_VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$CLI_REQUIREMENTS" >&2
+        cp "$CLI_REQUIREMENTS" "$stamp"
+    fi
+    echo "$CLI_VENV/bin/aws-encryption-cli"
+}
+
 # Number of tests a manifest holds that need only raw keys (legacy manifest: every test case).
 raw_tests_in() {
     "$PYTHON" - "$1" <<'EOF'

@@ -320,3 +320,30 @@ async fn streams_charge_the_cache_by_declared_length() {
         "{s:?}"
     );
 }
+
+/// A streamed plaintext that fills its last frame ends with an empty final frame (ESDK-Python
+/// 3.x, and so aws-encryption-cli 4.3.0, refuses a full-length final frame), and decrypts.
+#[tokio::test]
+async fn a_plaintext_filling_its_last_frame_ends_with_an_empty_final_frame() {
+    let frame = 1000usize;
+    let client = client_for(AlgorithmSuite::Aes256GcmHkdfSha512Commit, frame as u32);
+    for length in [
+        PlaintextLength::Unknown,
+        PlaintextLength::Exact(2 * frame as u64),
+    ] {
+        let plaintext = data(2 * frame);
+        let message = encrypt_std(&client, &plaintext, length).await;
+        let (_, header_len) =
+            sealbox::format::parse_header(&message, &sealbox::format::HeaderLimits::default())
+                .unwrap();
+        // Two regular frames (sequence 4, IV 12, tag 16) and a final frame (end marker 4,
+        // sequence 4, IV 12, length 4, no content, tag 16); this suite has no signature.
+        assert_eq!(
+            message.len() - header_len,
+            2 * (4 + 12 + frame + 16) + (4 + 4 + 12 + 4 + 16)
+        );
+        let (out, result) = decrypt_std(&client, &message, DecryptOptions::new()).await;
+        result.unwrap();
+        assert!(out == plaintext);
+    }
+}

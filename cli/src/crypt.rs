@@ -1,42 +1,55 @@
 //! `sealbox encrypt` and `sealbox decrypt`: stream files or standard input and output.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use sealbox::{
-    AlgorithmSuite, Client, CommitmentPolicy, DecryptOptions, DefaultCmm, EncryptionContext,
-    Keyring, MaterialsManager, MultiKeyring, PendingMessage, PlaintextLength, RawAesKeyring,
-    RawRsaKeyring, RsaPadding,
+    AlgorithmSuite, CachingCmm, Client, CommitmentPolicy, DefaultCmm, EncryptionContext, Keyring,
+    LruMaterialsCache, MaterialsManager, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding,
 };
+
+use crate::batch::{self, Engine, MetadataSink, Mode, Overwrite, PlanArgs};
 use zeroize::Zeroizing;
 
 /// Where the key comes from, and the input and output.
 #[derive(Args, Debug)]
 pub(crate) struct Common {
-    /// Input file, or - for standard input.
+    /// Input: a file, a directory (with -r), a glob, or - for standard input.
     #[arg(short, long, default_value = "-")]
-    input: PathBuf,
-    /// Output file, or - for standard output. A file is written under a temporary name and
-    /// renamed only when the operation succeeded.
+    input: String,
+    /// Output: a file, an existing directory, or - for standard output. A file is written under
+    /// a temporary name and renamed only when the operation succeeded.
     #[arg(short, long, default_value = "-")]
-    output: PathBuf,
+    output: String,
     /// A raw AES wrapping key: a file holding exactly 16, 24 or 32 bytes.
     #[arg(long, value_name = "PATH")]
     aes_key_file: Option<PathBuf>,
     /// An RSA key in PEM: public (SPKI) to encrypt, private (PKCS#8) to decrypt.
     #[arg(long, value_name = "PEM")]
     rsa_key: Option<PathBuf>,
-    /// An AWS KMS key ARN. The client comes from the standard AWS configuration (region,
-    /// credentials, AWS_ENDPOINT_URL).
+    /// An AWS KMS key: ARN, key ID or alias; repeatable (the first generates the data key, each
+    /// wraps it). The client comes from the standard AWS configuration (region, credentials,
+    /// AWS_ENDPOINT_URL).
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "ARN")]
-    kms_key: Option<String>,
+    kms_key: Vec<String>,
+    /// Decrypt: with whatever KMS key a message names (multi-Region aware, in the configured
+    /// region), limited by --discovery-account.
+    #[cfg(feature = "kms")]
+    #[arg(long, conflicts_with = "kms_key")]
+    discovery: bool,
+    /// With --discovery: only keys of this AWS account (repeatable); needs --discovery-partition.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "ID", requires_all = ["discovery", "discovery_partition"])]
+    discovery_account: Vec<String>,
+    /// With --discovery-account: the accounts' partition (aws, aws-cn, aws-us-gov).
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "NAME", requires = "discovery_account")]
+    discovery_partition: Option<String>,
     /// A hierarchical keyring's branch key ID, read from the key store that --key-store and
     /// --key-store-kms-key name (the AWS clients as for --kms-key).
     #[cfg(feature = "hierarchy")]
@@ -70,9 +83,60 @@ pub(crate) struct Common {
     /// Commitment policy: require (default), require-encrypt-allow-decrypt, forbid.
     #[arg(long, default_value = "require")]
     policy: String,
-    /// Never draw a progress bar.
+    /// Never draw a progress bar, print no summary.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    files: FileArgs,
+}
+
+/// Directories, output names, metadata, caching: the batch engine's settings.
+#[derive(Args, Debug)]
+pub(crate) struct FileArgs {
+    /// Process directories given as input, and the files under them.
+    #[arg(short, long)]
+    recursive: bool,
+    /// Added to each output file name made in an output directory (default .encrypted or
+    /// .decrypted).
+    #[arg(long, value_name = "SUFFIX")]
+    suffix: Option<String>,
+    /// Keep existing output files (and skip their sources) rather than replacing them.
+    #[arg(long)]
+    no_overwrite: bool,
+    /// Ask on the terminal before replacing an existing output file.
+    #[arg(long, conflicts_with = "no_overwrite")]
+    interactive: bool,
+    /// Append one JSON record per file (aws-encryption-cli's fields) to FILE, or - for standard
+    /// output.
+    #[arg(long, value_name = "FILE")]
+    metadata_output: Option<PathBuf>,
+    /// Truncate the metadata file first rather than append.
+    #[arg(long, requires = "metadata_output")]
+    overwrite_metadata: bool,
+    /// The input is base64 (whitespace ignored).
+    #[arg(long)]
+    base64_input: bool,
+    /// Write the output in base64.
+    #[arg(long)]
+    base64_output: bool,
+    /// Standard output: write nothing before the whole message verified (holds it in memory).
+    #[arg(short, long)]
+    buffer: bool,
+    /// Files in flight at once (default: 4 per CPU).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Cache data keys across files: at most this many entries. Needs --cache-max-age.
+    #[arg(long, value_name = "N", requires = "cache_max_age")]
+    cache_capacity: Option<usize>,
+    /// Cached materials are used for at most this many seconds.
+    #[arg(long, value_name = "SECONDS", requires = "cache_capacity")]
+    cache_max_age: Option<f64>,
+    /// A cached data key encrypts at most this many messages.
+    #[arg(long, value_name = "N", requires = "cache_capacity")]
+    cache_max_messages: Option<u64>,
+    /// A cached data key encrypts at most this many bytes.
+    #[arg(long, value_name = "BYTES", requires = "cache_capacity")]
+    cache_max_bytes: Option<u64>,
 }
 
 /// `sealbox encrypt`.
@@ -80,7 +144,7 @@ pub(crate) struct Common {
 pub(crate) struct EncryptArgs {
     #[command(flatten)]
     common: Common,
-    /// Algorithm suite ID in hex, e.g. 0478 (default 0578).
+    /// Algorithm suite: its ID in hex, e.g. 0478 (default 0578), or its ESDK name.
     #[arg(long)]
     suite: Option<String>,
     /// Plaintext bytes per frame.
@@ -150,12 +214,15 @@ fn keyring(
 ) -> anyhow::Result<Arc<dyn Keyring>> {
     let mut keyrings: Vec<Arc<dyn Keyring>> = Vec::new();
     #[cfg(feature = "kms")]
-    if let Some(arn) = &c.kms_key {
-        let config = rt.block_on(aws_config::load_defaults(
-            aws_config::BehaviorVersion::latest(),
-        ));
-        let client = aws_sdk_kms::Client::new(&config);
-        keyrings.push(Arc::new(sealbox::KmsKeyring::new(client, arn)?));
+    if !c.kms_key.is_empty() || c.discovery {
+        let spec = crate::kms_keys::KmsSpec {
+            keys: c.kms_key.clone(),
+            discovery: c.discovery,
+            accounts: c.discovery_account.clone(),
+            partition: c.discovery_partition.clone(),
+            ..Default::default()
+        };
+        keyrings.extend(crate::kms_keys::keyrings(rt.handle(), &[spec])?);
     }
     #[cfg(feature = "hierarchy")]
     if let (Some(id), Some(table), Some(arn)) =
@@ -217,88 +284,102 @@ fn file_stem(path: &Path) -> String {
         .unwrap_or_else(|| "key".into())
 }
 
-/// The input, with its length when it is a file.
-fn open_input(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
-    if path.as_os_str() == "-" {
-        return Ok((Box::new(std::io::stdin().lock()), None));
-    }
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-    Ok((Box::new(f), len))
-}
-
-/// The output: standard output, or a temporary file renamed into place by `commit`.
-struct Output {
-    writer: Box<dyn Write>,
-    paths: Option<(PathBuf, PathBuf)>,
-}
-
-impl Output {
-    fn open(path: &Path) -> anyhow::Result<Self> {
-        if path.as_os_str() == "-" {
-            return Ok(Output {
-                writer: Box::new(std::io::stdout().lock()),
-                paths: None,
-            });
-        }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".sealbox-partial-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(Output {
-            writer: Box::new(f),
-            paths: Some((tmp, path.to_owned())),
-        })
-    }
-
-    fn commit(self) -> anyhow::Result<()> {
-        drop(self.writer);
-        if let Some((tmp, dest)) = &self.paths {
-            std::fs::rename(tmp, dest)
-                .with_context(|| format!("cannot rename to {}", dest.display()))?;
-        }
-        Ok(())
-    }
-
-    fn abandon(self) {
-        drop(self.writer);
-        if let Some((tmp, _)) = &self.paths {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
-}
-
-fn progress(common: &Common, len: Option<u64>) -> ProgressBar {
-    if common.quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = match len {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
-    };
-    let template = if len.is_some() {
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}"
-    } else {
-        "{spinner} {bytes} {bytes_per_sec}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar
-}
-
 fn client(common: &Common, suite: Option<&str>, frame_length: u32) -> anyhow::Result<Client> {
     let mut b = Client::builder()
         .commitment_policy(parse_policy(&common.policy)?)
         .frame_length(frame_length);
     if let Some(s) = suite {
-        let id = u16::from_str_radix(s.trim_start_matches("0x"), 16)
-            .with_context(|| format!("bad suite {s:?}"))?;
-        b = b.algorithm_suite(
-            AlgorithmSuite::from_id(id).ok_or_else(|| anyhow!("unknown suite {s}"))?,
-        );
+        // A hex ID (0478) or the ESDK's name (AES_256_GCM_HKDF_SHA512_COMMIT_KEY).
+        let suite = match batch::metadata::suite_by_name(s) {
+            Some(suite) => suite,
+            None => {
+                let id = u16::from_str_radix(s.trim_start_matches("0x"), 16)
+                    .with_context(|| format!("bad suite {s:?}"))?;
+                AlgorithmSuite::from_id(id).ok_or_else(|| anyhow!("unknown suite {s}"))?
+            }
+        };
+        b = b.algorithm_suite(suite);
     }
     Ok(b.build()?)
+}
+
+/// The materials manager: the keyring's, under a caching manager shared by every file when
+/// --cache-capacity is given.
+fn materials(
+    rt: &tokio::runtime::Runtime,
+    c: &Common,
+    encrypt: bool,
+) -> anyhow::Result<Arc<dyn MaterialsManager>> {
+    let cmm = DefaultCmm::from_arc(keyring(rt, c, encrypt)?);
+    let f = &c.files;
+    let (Some(capacity), Some(max_age)) = (f.cache_capacity, f.cache_max_age) else {
+        return Ok(Arc::new(cmm));
+    };
+    if !(max_age.is_finite() && max_age > 0.0) {
+        bail!("--cache-max-age must be a positive number of seconds");
+    }
+    let mut b = CachingCmm::builder(cmm)
+        .cache(LruMaterialsCache::new(capacity)?)
+        .max_age(Duration::from_secs_f64(max_age));
+    if let Some(n) = f.cache_max_messages {
+        b = b.max_messages(n);
+    }
+    if let Some(n) = f.cache_max_bytes {
+        b = b.max_bytes(n);
+    }
+    Ok(Arc::new(b.build()?))
+}
+
+/// Plan the files and run them on the batch engine. Set-up errors (a bad option, an unreadable
+/// key, an input that does not exist) exit 2; a failed or skipped file exits 1.
+fn run(
+    rt: &tokio::runtime::Runtime,
+    c: &Common,
+    mode: Mode,
+    client: Client,
+    reproduce_context: bool,
+) -> anyhow::Result<ExitCode> {
+    let f = &c.files;
+    // The keys first, as aws-encryption-cli does: a bad key is reported before a bad path.
+    let cmm = materials(rt, c, mode == Mode::Encrypt)?;
+    let items = batch::plan(&PlanArgs {
+        mode,
+        input: &c.input,
+        output: &c.output,
+        recursive: f.recursive,
+        suffix: f.suffix.as_deref(),
+        overwrite: if f.no_overwrite {
+            Overwrite::Never
+        } else if f.interactive {
+            Overwrite::Ask
+        } else {
+            Overwrite::Always
+        },
+        metadata: f.metadata_output.as_deref().and_then(|p| p.to_str()),
+        quiet: c.quiet,
+    })?;
+    let metadata = f
+        .metadata_output
+        .as_deref()
+        .map(|m| MetadataSink::open(m, f.overwrite_metadata))
+        .transpose()?;
+    let engine = Engine {
+        mode,
+        client,
+        cmm,
+        context: parse_context(&c.context)?,
+        required_keys: Vec::new(),
+        reproduce_context,
+        buffer: f.buffer,
+        decode_input: f.base64_input,
+        encode_output: f.base64_output,
+        metadata,
+        jobs: f.jobs.unwrap_or_else(batch::default_jobs),
+        progress: !c.quiet,
+        summary: !c.quiet && items.len() > 1,
+        made_dirs: Default::default(),
+    };
+    Ok(engine.run(rt.handle(), items).code())
 }
 
 pub(crate) fn encrypt(
@@ -307,30 +388,7 @@ pub(crate) fn encrypt(
 ) -> anyhow::Result<ExitCode> {
     let c = &args.common;
     let client = client(c, args.suite.as_deref(), args.frame_length)?;
-    let cmm = DefaultCmm::from_arc(keyring(rt, c, true)?);
-    let context = parse_context(&c.context)?;
-    let (input, len) = open_input(&c.input)?;
-    let length = len.map_or(PlaintextLength::Unknown, PlaintextLength::Exact);
-    // Getting the materials is the first call to the key's service: its failure (refused,
-    // unreachable, a branch key that does not authenticate) is a failure (exit 1), not a usage
-    // error.
-    let encryptor = match rt.block_on(client.encryptor(&cmm, &context, length)) {
-        Ok(encryptor) => encryptor,
-        Err(e) => {
-            eprintln!("sealbox: encrypt failed: {:#}", anyhow::Error::from(e));
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let mut output = Output::open(&c.output)?;
-    let bar = progress(c, len);
-    let result = (|| -> anyhow::Result<()> {
-        let mut w = encryptor.into_writer(BufWriter::with_capacity(1 << 16, &mut output.writer));
-        std::io::copy(&mut bar.wrap_read(input), &mut w)?;
-        w.finish()?;
-        Ok(())
-    })();
-    bar.finish_and_clear();
-    finish(output, result, "encrypt")
+    run(rt, c, Mode::Encrypt, client, false)
 }
 
 pub(crate) fn decrypt(
@@ -350,45 +408,11 @@ pub(crate) fn decrypt(
     if let Some(n) = args.max_frame_length {
         client = client.max_frame_length(n);
     }
-    let client = client.build()?;
-    let cmm: Arc<dyn MaterialsManager> = Arc::new(DefaultCmm::from_arc(keyring(rt, c, false)?));
-    let context = parse_context(&c.context)?;
-    let (input, len) = open_input(&c.input)?;
-    let bar = progress(c, len);
-    let mut options = DecryptOptions::new().unsigned_only(args.unsigned_only);
-    if !context.is_empty() {
-        options = options.reproduced_context(context);
-    }
-    let mut output = Output::open(&c.output)?;
-    let result = (|| -> anyhow::Result<()> {
-        let pending = PendingMessage::read(
-            &client,
-            BufReader::with_capacity(1 << 16, bar.wrap_read(input)),
-        )?;
-        let mut reader = rt.block_on(pending.decrypt(&client, &cmm, &options))?;
-        let mut out = BufWriter::with_capacity(1 << 16, &mut output.writer);
-        std::io::copy(&mut reader, &mut out)?;
-        out.flush()?;
-        Ok(())
-    })();
-    bar.finish_and_clear();
-    finish(output, result, "decrypt")
-}
-
-fn finish(output: Output, result: anyhow::Result<()>, what: &str) -> anyhow::Result<ExitCode> {
-    match result {
-        Ok(()) => {
-            output.commit()?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let to_stdout = output.paths.is_none();
-            output.abandon();
-            eprintln!("sealbox: {what} failed: {e:#}");
-            if to_stdout && what == "decrypt" {
-                eprintln!("sealbox: whatever reached standard output before this error is NOT authenticated: discard it");
-            }
-            Ok(ExitCode::from(1))
-        }
-    }
+    let mode = if args.unsigned_only {
+        Mode::DecryptUnsigned
+    } else {
+        Mode::Decrypt
+    };
+    // -c here is the reproduced context: entries must match, and supply required ones.
+    run(rt, c, mode, client.build()?, true)
 }

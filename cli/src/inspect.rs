@@ -10,18 +10,20 @@ use base64::Engine as _;
 use sealbox::format::{parse_header, ContentType, HeaderLimits};
 
 pub(crate) fn run(input: &Path) -> anyhow::Result<ExitCode> {
+    let limits = HeaderLimits::default();
+    // A header is at most `max_header_length` bytes: read no more than that from a file or from
+    // standard input (`head -c 256M /dev/zero | sealbox inspect` must not take 256 MB).
+    let cap = limits.max_header_length as u64;
     let mut bytes = Vec::new();
     if input.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut bytes)?;
+        std::io::stdin().lock().take(cap).read_to_end(&mut bytes)?;
     } else {
-        // The header is at most a few hundred KiB; read no more than the header can need.
         std::fs::File::open(input)
             .with_context(|| format!("cannot open {}", input.display()))?
-            .take(1 << 20)
+            .take(cap)
             .read_to_end(&mut bytes)?;
     }
-    let (h, len) =
-        parse_header(&bytes, &HeaderLimits::default()).context("not a valid message header")?;
+    let (h, len) = parse_header(&bytes, &limits).context("not a valid message header")?;
     outln!("version: {}", h.version);
     outln!("suite: {} ({:?})", h.suite, h.suite);
     outln!("message_id: {}", B64.encode(&h.message_id));

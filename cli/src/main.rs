@@ -28,11 +28,16 @@ fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
+mod batch;
 mod bench;
+#[cfg(feature = "kms")]
+mod compat;
 mod crypt;
 mod inspect;
 #[cfg(feature = "hierarchy")]
 mod keystore;
+#[cfg(feature = "kms")]
+mod kms_keys;
 mod simulate;
 mod vectors;
 
@@ -46,11 +51,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encrypt a file or standard input into an ESDK message.
+    /// Encrypt a file, a directory tree (-r) or standard input into ESDK messages.
     Encrypt(crypt::EncryptArgs),
-    /// Decrypt an ESDK message. With -o FILE, the file appears only if the whole message
-    /// verifies; on standard output, each frame's plaintext is written once that frame verifies,
-    /// so on an error (exit 1) discard what was already written.
+    /// Decrypt ESDK messages: a file, standard input, or a directory tree (-r).
+    ///
+    /// What is released when: with -o FILE (or a directory) each file appears only once its whole
+    /// message verified; a failure leaves no file. With --buffer, standard output receives
+    /// nothing before the whole message verified. Without --buffer, standard output receives each
+    /// frame's plaintext once that frame verifies; a signed message's signature is checked only at
+    /// the end, so if decryption then fails (exit 1) what was already written is NOT authenticated
+    /// (it may be truncated or, for a signed message, forged by a holder of the data key): discard
+    /// it.
     Decrypt(crypt::DecryptArgs),
     /// Print a message's header (suite, message ID, context, encrypted data keys) without a key.
     Inspect {
@@ -95,6 +106,14 @@ enum VectorsCommand {
 }
 
 fn main() -> ExitCode {
+    // aws-encryption-cli's command lines run as they are (docs/cli.md, "Compatible mode").
+    #[cfg(feature = "kms")]
+    {
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        if compat::is_compat(&argv) {
+            return compat::run(&argv);
+        }
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

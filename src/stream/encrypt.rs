@@ -152,6 +152,13 @@ impl EncryptCore {
                 }));
             }
         }
+        // A plaintext that fills its last frame ends with an empty final frame, as the Python
+        // ESDK writes it: ESDK-Python before 4.0 (which aws-encryption-cli 4.3.0 pins) refuses a
+        // final frame as long as the frame length, though the format allows one.
+        if !self.pending.is_empty() && self.pending.len() == self.frame_length {
+            encryptor.frame(&self.pending, false, &mut self.out)?;
+            self.pending.clear();
+        }
         encryptor.frame(&self.pending, true, &mut self.out)?;
         self.pending.clear();
         encryptor.finish(&mut self.out)

@@ -1,0 +1,236 @@
+//! What the command line releases and keeps: no output file for a message that fails, nothing
+//! released before verification with `--buffer` or a file, bounded reads in `inspect`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn sealbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .args(args)
+        .output()
+        .expect("run sealbox")
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("sealbox-safety-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, f: &str) -> String {
+        self.0.join(f).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `sealbox inspect` on an endless standard input reads at most the header limit (1 MiB), fails,
+/// and leaves the rest unread.
+#[test]
+fn inspect_reads_at_most_the_header_limit_from_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealbox"))
+        .arg("inspect")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sealbox inspect");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // 64 MiB of zeros, as `head -c 64M /dev/zero | sealbox inspect` would send: count what
+        // the reader accepted before it went away.
+        let chunk = vec![0u8; 1 << 16];
+        let mut sent = 0usize;
+        for _ in 0..1024 {
+            match stdin.write_all(&chunk) {
+                Ok(()) => sent += chunk.len(),
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    let out = child.wait_with_output().unwrap();
+    let sent = writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 1 MiB read, plus what the pipe holds (64 KiB on Linux) and one chunk in flight.
+    assert!(
+        sent <= (1 << 20) + (1 << 18),
+        "inspect accepted {sent} bytes of stdin"
+    );
+}
+
+fn write_key(d: &Dir) -> String {
+    std::fs::write(d.path("key"), [5u8; 32]).unwrap();
+    d.path("key")
+}
+
+/// A signed message of 100-byte frames whose signature (its last byte) is flipped: every frame
+/// verifies, only the end fails.
+fn bad_signature_message(d: &Dir, key: &str) -> String {
+    let plaintext: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(d.path("pt"), &plaintext).unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        &d.path("pt"),
+        "-o",
+        &d.path("ct"),
+        "--aes-key-file",
+        key,
+        "--frame-length",
+        "100",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ct = std::fs::read(d.path("ct")).unwrap();
+    let last = ct.len() - 1;
+    ct[last] ^= 1;
+    std::fs::write(d.path("bad"), &ct).unwrap();
+    d.path("bad")
+}
+
+/// With --buffer, standard output receives nothing of a message whose signature fails; without
+/// it the verified frames are released, and standard error says they are not authenticated.
+#[test]
+fn buffer_releases_nothing_before_the_signature_verified() {
+    let d = Dir::new("buffer");
+    let key = write_key(&d);
+    let bad = bad_signature_message(&d, &key);
+    let out = sealbox(&["decrypt", "-i", &bad, "--aes-key-file", &key, "--buffer"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "--buffer released {} bytes",
+        out.stdout.len()
+    );
+    let out = sealbox(&["decrypt", "-i", &bad, "--aes-key-file", &key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !out.stdout.is_empty(),
+        "streaming released nothing: the message is not multi-frame"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT authenticated"));
+}
+
+/// A failed decryption to a file leaves no file: not the destination, not a partial one, and an
+/// older file of that name keeps its contents.
+#[test]
+fn failed_decrypt_leaves_no_output_file() {
+    let d = Dir::new("nofile");
+    let key = write_key(&d);
+    let bad = bad_signature_message(&d, &key);
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &bad,
+        "-o",
+        &d.path("new"),
+        "--aes-key-file",
+        &key,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::write(d.path("old"), b"keep me").unwrap();
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &bad,
+        "-o",
+        &d.path("old"),
+        "--aes-key-file",
+        &key,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(d.path("old")).unwrap(), b"keep me");
+    let names: Vec<String> = std::fs::read_dir(&d.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("new") || n.contains("partial")),
+        "{names:?}"
+    );
+}
+
+/// In a directory run, the file that fails leaves nothing, the others decrypt, the exit is 1.
+#[test]
+fn directory_run_with_one_bad_file() {
+    let d = Dir::new("tree");
+    let key = write_key(&d);
+    let src = d.path("src");
+    std::fs::create_dir_all(format!("{src}/sub")).unwrap();
+    std::fs::write(format!("{src}/a"), b"alpha").unwrap();
+    std::fs::write(format!("{src}/sub/b"), b"beta").unwrap();
+    std::fs::create_dir(d.path("enc")).unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-r",
+        "-i",
+        &src,
+        "-o",
+        &d.path("enc"),
+        "--aes-key-file",
+        &key,
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = format!("{}/sub/b.encrypted", d.path("enc"));
+    let mut ct = std::fs::read(&b).unwrap();
+    let last = ct.len() - 1;
+    ct[last] ^= 1;
+    std::fs::write(&b, ct).unwrap();
+    std::fs::create_dir(d.path("dec")).unwrap();
+    let out = sealbox(&[
+        "decrypt",
+        "-r",
+        "-i",
+        &d.path("enc"),
+        "-o",
+        &d.path("dec"),
+        "--aes-key-file",
+        &key,
+        "--jobs",
+        "1",
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(format!("{}/a.encrypted.decrypted", d.path("dec"))).unwrap(),
+        b"alpha"
+    );
+    let sub: Vec<_> = std::fs::read_dir(format!("{}/sub", d.path("dec")))
+        .map(|r| r.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(sub.is_empty(), "left behind: {sub:?}");
+}
+
+/// `--help` of decrypt, in both modes, says what standard output holds when a message fails.
+#[test]
+fn help_states_the_stdout_caveat() {
+    for args in [&["decrypt", "--help"][..], &["-d", "--help"][..]] {
+        let out = sealbox(args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("NOT authenticated"), "{args:?}: {text}");
+    }
+}

@@ -170,7 +170,8 @@ pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{
     DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,
-    KmsMrkKeyring, RegionalClients, PROVIDER_ID as KMS_PROVIDER_ID,
+    KmsMrkKeyring, KmsRsaAlgorithm, KmsRsaKeyring, RegionalClients, PROVIDER_ID as KMS_PROVIDER_ID,
+    RSA_PROVIDER_ID as KMS_RSA_PROVIDER_ID,
 };
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};

@@ -46,8 +46,8 @@ pub(crate) use backend::{random_bytes, random_message_id};
 pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256};
 pub use rsa::RsaPadding;
 pub(crate) use rsa::{
-    decrypt as rsa_decrypt, encrypt as rsa_encrypt, private_key_from_pem, public_from_private,
-    public_key_from_pem, RsaPrivateKey, RsaPublicKey,
+    decrypt as rsa_decrypt, encrypt as rsa_encrypt, modulus_bits as rsa_modulus_bits,
+    private_key_from_pem, public_from_private, public_key_from_pem, RsaPrivateKey, RsaPublicKey,
 };
 pub(crate) use sign::{Signer, Verifier};
 pub use sign::{SigningKey, VerifyingKey};

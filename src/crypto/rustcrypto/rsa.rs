@@ -25,6 +25,11 @@ pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
     key.to_public_key()
 }
 
+pub(crate) fn modulus_bits(key: &RsaPublicKey) -> usize {
+    use rsa::traits::PublicKeyParts;
+    key.n().bits()
+}
+
 pub(crate) fn encrypt(
     key: &RsaPublicKey,
     padding: RsaPadding,

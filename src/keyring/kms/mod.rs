@@ -11,6 +11,7 @@
 //! | [`KmsMrkKeyring`] | with its key ARN | EDKs of that key or of any replica of it |
 //! | [`KmsDiscoveryKeyring`] | no | any KMS EDK it has a client for, optionally filtered |
 //! | [`KmsMrkDiscoveryKeyring`] | no | any KMS EDK, multi-Region keys through the local replica |
+//! | [`KmsRsaKeyring`] | locally, with the RSA public key | KMS `Decrypt` of its RSA key |
 //!
 //! Every call is an ordinary `aws_sdk_kms` future: nothing blocks the runtime. Keyrings take an
 //! [`aws_sdk_kms::Client`] that you build the usual way (`aws_config::load_defaults`), so the
@@ -21,10 +22,12 @@
 
 mod client;
 mod discovery;
+mod rsa;
 mod strict;
 
 pub use client::{KmsClientSupplier, RegionalClients};
 pub use discovery::{DiscoveryFilter, KmsDiscoveryKeyring, KmsMrkDiscoveryKeyring};
+pub use rsa::{KmsRsaAlgorithm, KmsRsaKeyring, RSA_PROVIDER_ID};
 pub use strict::{KmsKeyring, KmsMrkKeyring};
 
 use std::collections::HashMap;

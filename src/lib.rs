@@ -152,6 +152,9 @@ pub use cmm::{
     MaterialsManager, RequiredEncryptionContextCmm, DEFAULT_CACHE_CAPACITY, PUBLIC_KEY_CONTEXT_KEY,
     RESERVED_CONTEXT_PREFIX,
 };
+#[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+pub use crypto::MlKemParameterSet;
 pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{
     BadContext, BoxError, ConfigError, ContextError, Error, KeyringError, Limit, Malformed,
@@ -169,8 +172,9 @@ pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{
-    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,
-    KmsMrkKeyring, KmsRsaAlgorithm, KmsRsaKeyring, RegionalClients, PROVIDER_ID as KMS_PROVIDER_ID,
+    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMlKemKeyring,
+    KmsMrkDiscoveryKeyring, KmsMrkKeyring, KmsRsaAlgorithm, KmsRsaKeyring, RegionalClients,
+    ML_KEM_PROVIDER_ID as KMS_ML_KEM_PROVIDER_ID, PROVIDER_ID as KMS_PROVIDER_ID,
     RSA_PROVIDER_ID as KMS_RSA_PROVIDER_ID,
 };
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};

@@ -4,7 +4,7 @@
 //! real cryptography over keys it holds. Without moto_server and the venv's Python the tests
 //! fail: they never pass by skipping.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_kms::config::retry::RetryConfig;
@@ -16,7 +16,8 @@ mod kms_standin;
 mod moto_support;
 
 use sealbox::{
-    AlgorithmSuite, Client, DefaultCmm, EncryptionContext, Error, KmsRsaAlgorithm, KmsRsaKeyring,
+    AlgorithmSuite, Client, DefaultCmm, EncryptedDataKey, EncryptionContext, Error, Keyring,
+    KmsMlKemKeyring, KmsRsaAlgorithm, KmsRsaKeyring, MlKemParameterSet,
 };
 
 const REGION: &str = "us-east-1";
@@ -240,6 +241,198 @@ async fn kms_rsa_binds_the_encryption_context() {
     assert!(
         err.to_string()
             .contains("encryption context does not match"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS KMS ML-KEM
+
+const ML_KEM_SETS: [(MlKemParameterSet, KeySpec); 3] = [
+    (MlKemParameterSet::MlKem512, KeySpec::MlKem512),
+    (MlKemParameterSet::MlKem768, KeySpec::MlKem768),
+    (MlKemParameterSet::MlKem1024, KeySpec::MlKem1024),
+];
+
+/// Round trips for each parameter set and both encapsulation sources. Local encapsulation is
+/// aws-lc's ML-KEM and decapsulation the stand-in's (kyber-py, another implementation of FIPS
+/// 203), so these also check the two against each other. The rustcrypto backend has no local
+/// encapsulation: there the test checks that it says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_ml_kem_round_trips_every_set_with_kms_and_local_encapsulation() {
+    let client = kms();
+    for (set, spec) in ML_KEM_SETS {
+        let (arn, der) = create_key(&client, spec, KeyUsageType::EncapsulateDecapsulate).await;
+        let by_kms = Arc::new(KmsMlKemKeyring::new(client.clone(), &arn, set).unwrap());
+        let mut keyrings = vec![("kms", by_kms)];
+        match KmsMlKemKeyring::new(client.clone(), &arn, set)
+            .unwrap()
+            .with_local_encapsulation(&der)
+        {
+            Ok(local) => keyrings.push(("local", Arc::new(local))),
+            Err(e) => {
+                assert_eq!(sealbox::crypto_backend(), "rustcrypto", "{e}");
+                assert!(e.to_string().contains("needs the aws-lc backend"), "{e}");
+            }
+        }
+        for suite in [
+            AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384,
+            AlgorithmSuite::Aes256GcmHkdfSha512Commit,
+        ] {
+            let messages = Client::builder().algorithm_suite(suite).build().unwrap();
+            let ec = ctx(&[("tenant", "pq")]);
+            for (name, encrypting) in &keyrings {
+                let message = messages
+                    .encrypt(&DefaultCmm::new(encrypting.clone()), b"pq", &ec)
+                    .await
+                    .unwrap_or_else(|e| panic!("{set} {name}: {e}"));
+                // Decapsulation is always KMS's: either keyring decrypts what either wrote.
+                for (_, decrypting) in &keyrings {
+                    let out = messages
+                        .decrypt(&DefaultCmm::new(decrypting.clone()), &message)
+                        .await
+                        .unwrap_or_else(|e| panic!("{set} {name}: {e}"));
+                    assert_eq!(out.plaintext, b"pq");
+                }
+            }
+        }
+    }
+}
+
+/// An ML-KEM key and the EDK of one data key wrapped under it (KMS encapsulation), for the
+/// hostile-EDK tests.
+async fn ml_kem_edk(
+    set: MlKemParameterSet,
+    spec: KeySpec,
+    ec: &EncryptionContext,
+) -> (KmsMlKemKeyring, Vec<u8>, EncryptedDataKey) {
+    let client = kms();
+    let (arn, _) = create_key(&client, spec, KeyUsageType::EncapsulateDecapsulate).await;
+    let keyring = KmsMlKemKeyring::new(client, &arn, set).unwrap();
+    let (key, mut edks) = keyring
+        .generate_data_key(AlgorithmSuite::Aes256GcmHkdfSha512Commit, ec)
+        .await
+        .unwrap();
+    assert_eq!(edks.len(), 1);
+    (keyring, key.as_bytes().to_vec(), edks.remove(0))
+}
+
+async fn unwrap_err(
+    keyring: &KmsMlKemKeyring,
+    ec: &EncryptionContext,
+    edk: EncryptedDataKey,
+) -> String {
+    keyring
+        .unwrap_data_key(AlgorithmSuite::Aes256GcmHkdfSha512Commit, ec, &[edk])
+        .await
+        .map(|_| ())
+        .expect_err("a hostile EDK must not unwrap")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_ml_kem_hostile_edks_fail_with_clear_errors() {
+    let ec = ctx(&[("tenant", "pq")]);
+    let (keyring, key, edk) = ml_kem_edk(MlKemParameterSet::MlKem768, KeySpec::MlKem768, &ec).await;
+    assert_eq!(edk.provider_id, sealbox::KMS_ML_KEM_PROVIDER_ID);
+    assert_eq!(edk.ciphertext.len(), 1088 + 32 + 32 + 16);
+    let good = keyring
+        .unwrap_data_key(
+            AlgorithmSuite::Aes256GcmHkdfSha512Commit,
+            &ec,
+            std::slice::from_ref(&edk),
+        )
+        .await
+        .unwrap();
+    assert_eq!(good.as_bytes(), &key[..]);
+
+    // Truncated KEM ciphertexts and every other wrong length: refused before KMS is called.
+    for len in [0, 1, 767, 1087, 1088, 1088 + 32, edk.ciphertext.len() - 1] {
+        let mut bad = edk.clone();
+        bad.ciphertext.truncate(len);
+        let err = unwrap_err(&keyring, &ec, bad).await;
+        assert!(err.contains("1088-byte KEM ciphertext"), "{len}: {err}");
+    }
+    let mut long = edk.clone();
+    long.ciphertext.push(0);
+    assert!(unwrap_err(&keyring, &ec, long)
+        .await
+        .contains("1088-byte KEM ciphertext"));
+
+    // A corrupted KEM ciphertext decapsulates (implicit rejection) to another secret: the wrap
+    // does not authenticate.
+    let mut flipped = edk.clone();
+    flipped.ciphertext[100] ^= 1;
+    assert!(unwrap_err(&keyring, &ec, flipped)
+        .await
+        .contains("does not authenticate"));
+    // So does a changed salt, tag, or context.
+    for at in [1088 + 5, edk.ciphertext.len() - 1] {
+        let mut bad = edk.clone();
+        bad.ciphertext[at] ^= 0x80;
+        assert!(unwrap_err(&keyring, &ec, bad)
+            .await
+            .contains("does not authenticate"));
+    }
+    let err = unwrap_err(&keyring, &ctx(&[("tenant", "other")]), edk.clone()).await;
+    assert!(err.contains("does not authenticate"), "{err}");
+
+    // Provider info: another version, a wrong length, another key.
+    let mut version = edk.clone();
+    version.provider_info[0] = 2;
+    assert!(unwrap_err(&keyring, &ec, version)
+        .await
+        .contains("version is 0x02"));
+    let mut short = edk.clone();
+    short.provider_info.pop();
+    assert!(unwrap_err(&keyring, &ec, short).await.contains("declares"));
+    let mut other = edk.clone();
+    let n = other.provider_info.len();
+    other.provider_info[n - 1] ^= 1;
+    assert!(unwrap_err(&keyring, &ec, other).await.contains("is not"));
+
+    // An EDK of another parameter set (ML-KEM-512's 768-byte KEM ciphertext) under a 768 keyring.
+    let (_, _, edk512) = ml_kem_edk(MlKemParameterSet::MlKem512, KeySpec::MlKem512, &ec).await;
+    let mut renamed = edk512;
+    renamed.provider_info = edk.provider_info.clone();
+    assert!(unwrap_err(&keyring, &ec, renamed)
+        .await
+        .contains("1088-byte KEM ciphertext"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_ml_kem_configuration_errors_are_clear() {
+    let client = kms();
+    let err = KmsMlKemKeyring::new(client.clone(), "alias/pq", MlKemParameterSet::MlKem768)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("key ARN"), "{err}");
+    let (arn, der) = create_key(
+        &client,
+        KeySpec::MlKem512,
+        KeyUsageType::EncapsulateDecapsulate,
+    )
+    .await;
+    // A 512 key's SPKI for a 768 keyring.
+    let err = KmsMlKemKeyring::new(client.clone(), &arn, MlKemParameterSet::MlKem768)
+        .unwrap()
+        .with_local_encapsulation(&der)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ML-KEM-768"), "{err}");
+    // Encapsulating with a key of another kind: KMS's error, named.
+    let (rsa, _) = create_key(&client, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+    let keyring = KmsMlKemKeyring::new(client, &rsa, MlKemParameterSet::MlKem768).unwrap();
+    let err = keyring
+        .generate_data_key(
+            AlgorithmSuite::Aes256GcmHkdfSha512Commit,
+            &EncryptionContext::new(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Encapsulate") && err.contains("InvalidKeyUsageException"),
         "{err}"
     );
 }

@@ -37,6 +37,34 @@ pub(crate) struct Common {
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "ARN")]
     kms_key: Option<String>,
+    /// An AWS KMS RSA key ARN (the AWS KMS RSA keyring, unsigned suites only, e.g. --suite 0478):
+    /// encrypt locally with --rsa-public-key, decrypt with KMS Decrypt. --rsa-padding picks
+    /// oaep-sha1 or oaep-sha256.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "ARN")]
+    kms_rsa_key: Option<String>,
+    /// The public key of --kms-rsa-key in PEM (as KMS GetPublicKey gives it, in PEM).
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "PEM", requires = "kms_rsa_key")]
+    rsa_public_key: Option<PathBuf>,
+    /// An AWS KMS ML-KEM key ARN (the AWS KMS ML-KEM keyring): encapsulate with KMS Encapsulate,
+    /// or locally with --ml-kem-public-key; decrypt with KMS Decapsulate.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "ARN")]
+    kms_ml_kem_key: Option<String>,
+    /// The ML-KEM parameter set of --kms-ml-kem-key: 512, 768 or 1024.
+    #[cfg(feature = "kms")]
+    #[arg(
+        long,
+        value_name = "SET",
+        default_value = "768",
+        requires = "kms_ml_kem_key"
+    )]
+    ml_kem_parameter_set: String,
+    /// The public key of --kms-ml-kem-key, DER SubjectPublicKeyInfo or PEM: encapsulate locally.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "PATH", requires = "kms_ml_kem_key")]
+    ml_kem_public_key: Option<PathBuf>,
     /// A hierarchical keyring's branch key ID, read from the key store that --key-store and
     /// --key-store-kms-key name (the AWS clients as for --kms-key).
     #[cfg(feature = "hierarchy")]
@@ -157,6 +185,8 @@ fn keyring(
         let client = aws_sdk_kms::Client::new(&config);
         keyrings.push(Arc::new(sealbox::KmsKeyring::new(client, arn)?));
     }
+    #[cfg(feature = "kms")]
+    keyrings.extend(crate::kms_keyrings::asymmetric(rt, c.kms_asymmetric())?);
     #[cfg(feature = "hierarchy")]
     if let (Some(id), Some(table), Some(arn)) =
         (&c.branch_key_id, &c.key_store, &c.key_store_kms_key)
@@ -202,11 +232,28 @@ fn keyring(
         keyrings.push(Arc::new(k));
     }
     match keyrings.len() {
-        0 => bail!("no key given: use --aes-key-file, --rsa-key, --kms-key or --branch-key-id"),
+        0 => bail!(
+            "no key given: use --aes-key-file, --rsa-key, --kms-key, --kms-rsa-key, \
+             --kms-ml-kem-key or --branch-key-id"
+        ),
         1 => Ok(keyrings.remove(0)),
         _ => {
             let generator = keyrings.remove(0);
             Ok(Arc::new(MultiKeyring::new(Some(generator), keyrings)?))
+        }
+    }
+}
+
+#[cfg(feature = "kms")]
+impl Common {
+    fn kms_asymmetric(&self) -> crate::kms_keyrings::AsymmetricArgs<'_> {
+        crate::kms_keyrings::AsymmetricArgs {
+            rsa_key: self.kms_rsa_key.as_deref(),
+            rsa_public_key: self.rsa_public_key.as_deref(),
+            rsa_padding: &self.rsa_padding,
+            ml_kem_key: self.kms_ml_kem_key.as_deref(),
+            ml_kem_parameter_set: &self.ml_kem_parameter_set,
+            ml_kem_public_key: self.ml_kem_public_key.as_deref(),
         }
     }
 }

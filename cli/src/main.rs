@@ -33,6 +33,8 @@ mod crypt;
 mod inspect;
 #[cfg(feature = "hierarchy")]
 mod keystore;
+#[cfg(feature = "kms")]
+mod kms_keyrings;
 mod simulate;
 mod vectors;
 

@@ -16,6 +16,8 @@
 //! * `Hasher`, `SigningKeyInner`, `VerifyingKeyInner`: ECDSA over an incrementally hashed message
 //!   (the signature covers the whole message, which may stream);
 //! * `RsaPublicKey`, `RsaPrivateKey` and their PEM loading, RSA encryption and decryption;
+//! * `ml_kem` (feature `kms`): ML-KEM encapsulation (aws-lc only) and HMAC-SHA-384 for the AWS
+//!   KMS ML-KEM keyring;
 //! * `random_bytes` (for keys) and `random_message_id`.
 //!
 //! What is the same for both (key derivation as the message format defines it, base64 of public
@@ -37,6 +39,8 @@ compile_error!(
 );
 
 mod kdf;
+#[cfg(feature = "kms")]
+mod ml_kem;
 mod rsa;
 mod sign;
 
@@ -44,6 +48,10 @@ pub(crate) use backend::aead::AeadKey;
 pub(crate) use backend::kdf::HmacSha256Key;
 pub(crate) use backend::{random_bytes, random_message_id};
 pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256};
+#[cfg(feature = "kms")]
+pub use ml_kem::MlKemParameterSet;
+#[cfg(feature = "kms")]
+pub(crate) use ml_kem::{ml_kem_public_key_from_der, ml_kem_wrapping_key, MlKemPublicKey};
 pub use rsa::RsaPadding;
 pub(crate) use rsa::{
     decrypt as rsa_decrypt, encrypt as rsa_encrypt, modulus_bits as rsa_modulus_bits,

@@ -3,6 +3,8 @@
 
 pub(super) mod aead;
 pub(super) mod kdf;
+#[cfg(feature = "kms")]
+pub(super) mod ml_kem;
 pub(super) mod rsa;
 pub(super) mod sign;
 

@@ -1,0 +1,41 @@
+//! ML-KEM with the RustCrypto backend: not available. The AWS KMS ML-KEM keyring still works
+//! with KMS encapsulation (KMS `Encapsulate`); only local encapsulation needs aws-lc. RustCrypto's
+//! `ml-kem` crate could fill this in; it is not wired in yet.
+
+use zeroize::Zeroizing;
+
+use crate::crypto::MlKemParameterSet;
+
+/// Never constructed: [`encapsulation_key`] always refuses.
+pub(crate) enum EncapsulationKeyInner {}
+
+pub(crate) fn encapsulation_key(
+    set: MlKemParameterSet,
+    _raw: &[u8],
+) -> Result<EncapsulationKeyInner, String> {
+    Err(format!(
+        "local {set} encapsulation needs the aws-lc backend (the default feature `aws-lc`); \
+         this build uses the rustcrypto backend, which has no ML-KEM: use KMS encapsulation"
+    ))
+}
+
+pub(crate) fn encapsulate(
+    key: &EncapsulationKeyInner,
+) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), String> {
+    match *key {}
+}
+
+/// HMAC-SHA-384 of the concatenation of `parts`: the PRF of the ML-KEM keyring's KDF.
+pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 48]> {
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    #[allow(clippy::expect_used)]
+    let mut mac =
+        <Hmac<sha2::Sha384> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    let mut out = Zeroizing::new([0u8; 48]);
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    out
+}

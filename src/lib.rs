@@ -36,6 +36,7 @@
 //!   [`PendingMessage`]). Its builder sets the commitment policy, the frame length, the suite and
 //!   the limits that bound hostile input.
 //! * A **keyring** wraps and unwraps data keys: [`RawAesKeyring`], [`RawRsaKeyring`],
+//!   [`RawEcdhKeyring`] (ECDH on P-256, P-384, P-521),
 //!   [`MultiKeyring`], and the AWS KMS keyrings (feature `kms`). Implement [`Keyring`] (an
 //!   `async_trait` trait) to plug in your own key management.
 //! * A **materials manager** stands between the client and the keyring: [`DefaultCmm`],
@@ -155,7 +156,7 @@ pub use cmm::{
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use crypto::MlKemParameterSet;
-pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
+pub use crypto::{crypto_backend, EcdhCurve, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{
     BadContext, BoxError, ConfigError, ContextError, Error, KeyringError, Limit, Malformed,
     UnwrapAttempt, UnwrapError,
@@ -177,7 +178,10 @@ pub use keyring::kms::{
     ML_KEM_PROVIDER_ID as KMS_ML_KEM_PROVIDER_ID, PROVIDER_ID as KMS_PROVIDER_ID,
     RSA_PROVIDER_ID as KMS_RSA_PROVIDER_ID,
 };
-pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
+pub use keyring::{
+    Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhKeyringBuilder, RawEcdhScheme,
+    RawRsaKeyring,
+};
 pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};
 pub use stream::{
     DecryptingReader, EncryptingWriter, MessageEncryptor, PendingMessage, PlaintextLength,

@@ -4,6 +4,7 @@
 
 use zeroize::Zeroizing;
 
+use super::backend::kdf::hmac_sha384;
 use super::backend::ml_kem as imp;
 use crate::error::Error;
 
@@ -166,7 +167,7 @@ pub(crate) fn ml_kem_wrapping_key(
     salt: &[u8; 32],
     fixed_info: &[u8],
 ) -> Zeroizing<[u8; 32]> {
-    let block = imp::hmac_sha384(
+    let block = hmac_sha384(
         shared_secret,
         &[
             &1u32.to_be_bytes(),

@@ -36,15 +36,3 @@ pub(crate) fn encapsulate(
         ciphertext.as_ref().to_vec(),
     ))
 }
-
-/// HMAC-SHA-384 of the concatenation of `parts`: the PRF of the ML-KEM keyring's KDF.
-pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 48]> {
-    use aws_lc_rs::hmac;
-    let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA384, key));
-    for part in parts {
-        ctx.update(part);
-    }
-    let mut out = Zeroizing::new([0u8; 48]);
-    out.copy_from_slice(ctx.sign().as_ref());
-    out
-}

@@ -24,18 +24,3 @@ pub(crate) fn encapsulate(
 ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), String> {
     match *key {}
 }
-
-/// HMAC-SHA-384 of the concatenation of `parts`: the PRF of the ML-KEM keyring's KDF.
-pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 48]> {
-    use hmac::{Hmac, Mac};
-    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
-    #[allow(clippy::expect_used)]
-    let mut mac =
-        <Hmac<sha2::Sha384> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
-    for part in parts {
-        mac.update(part);
-    }
-    let mut out = Zeroizing::new([0u8; 48]);
-    out.copy_from_slice(&mac.finalize().into_bytes());
-    out
-}

@@ -2,6 +2,7 @@
 //! and carry-less multiplication are detected at run time.
 
 pub(super) mod aead;
+pub(super) mod ecdh;
 pub(super) mod kdf;
 #[cfg(feature = "kms")]
 pub(super) mod ml_kem;

@@ -173,10 +173,10 @@ pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{
-    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMlKemKeyring,
-    KmsMrkDiscoveryKeyring, KmsMrkKeyring, KmsRsaAlgorithm, KmsRsaKeyring, RegionalClients,
-    ML_KEM_PROVIDER_ID as KMS_ML_KEM_PROVIDER_ID, PROVIDER_ID as KMS_PROVIDER_ID,
-    RSA_PROVIDER_ID as KMS_RSA_PROVIDER_ID,
+    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsEcdhKeyring, KmsEcdhKeyringBuilder,
+    KmsKeyring, KmsMlKemKeyring, KmsMrkDiscoveryKeyring, KmsMrkKeyring, KmsRsaAlgorithm,
+    KmsRsaKeyring, RegionalClients, ML_KEM_PROVIDER_ID as KMS_ML_KEM_PROVIDER_ID,
+    PROVIDER_ID as KMS_PROVIDER_ID, RSA_PROVIDER_ID as KMS_RSA_PROVIDER_ID,
 };
 pub use keyring::{
     Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhKeyringBuilder, RawEcdhScheme,

@@ -16,8 +16,9 @@ mod kms_standin;
 mod moto_support;
 
 use sealbox::{
-    AlgorithmSuite, Client, DefaultCmm, EncryptedDataKey, EncryptionContext, Error, Keyring,
-    KmsMlKemKeyring, KmsRsaAlgorithm, KmsRsaKeyring, MlKemParameterSet,
+    AlgorithmSuite, Client, DefaultCmm, EcdhCurve, EncryptedDataKey, EncryptionContext, Error,
+    Keyring, KmsEcdhKeyring, KmsMlKemKeyring, KmsRsaAlgorithm, KmsRsaKeyring, MlKemParameterSet,
+    RawEcdhKeyring, RawEcdhScheme,
 };
 
 const REGION: &str = "us-east-1";
@@ -435,4 +436,220 @@ async fn kms_ml_kem_configuration_errors_are_clear() {
         err.contains("Encapsulate") && err.contains("InvalidKeyUsageException"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS KMS ECDH
+
+const ECDH_CURVES: [(EcdhCurve, KeySpec, &str); 3] = [
+    (EcdhCurve::P256, KeySpec::EccNistP256, "p256"),
+    (EcdhCurve::P384, KeySpec::EccNistP384, "p384"),
+    (EcdhCurve::P521, KeySpec::EccNistP521, "p521"),
+];
+
+async fn kms_ecdh_static(
+    client: &aws_sdk_kms::Client,
+    curve: EcdhCurve,
+    ours: &str,
+    theirs: &[u8],
+) -> Arc<KmsEcdhKeyring> {
+    Arc::new(
+        KmsEcdhKeyring::builder(client.clone(), curve)
+            .kms_private_key_to_static_public_key(ours, theirs)
+            .build()
+            .await
+            .unwrap(),
+    )
+}
+
+/// Alice (KMS key A) writes to Bob (KMS key B). Bob reads with discovery and with the static
+/// scheme from his side, Alice with her own keyring; and a raw ECDH sender (a local key) writes
+/// to Bob, who reads that with the same discovery keyring.
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_ecdh_round_trips_every_curve_and_scheme() {
+    let client = kms();
+    let messages = Client::new();
+    for (curve, spec, name) in ECDH_CURVES {
+        let (alice, alice_public) =
+            create_key(&client, spec.clone(), KeyUsageType::KeyAgreement).await;
+        let (bob, bob_public) = create_key(&client, spec, KeyUsageType::KeyAgreement).await;
+        let alice_to_bob = kms_ecdh_static(&client, curve, &alice, &bob_public).await;
+        let bob_from_alice = kms_ecdh_static(&client, curve, &bob, &alice_public).await;
+        let bob_discovery = Arc::new(
+            KmsEcdhKeyring::builder(client.clone(), curve)
+                .kms_public_key_discovery(&bob)
+                .build()
+                .await
+                .unwrap(),
+        );
+        let ec = ctx(&[("curve", name)]);
+        let message = messages
+            .encrypt(&DefaultCmm::new(alice_to_bob.clone()), b"ecdh", &ec)
+            .await
+            .unwrap_or_else(|e| panic!("{curve}: {e}"));
+        for (who, keyring) in [
+            ("alice", alice_to_bob.clone()),
+            ("bob static", bob_from_alice.clone()),
+            ("bob discovery", bob_discovery.clone()),
+        ] {
+            let out = messages
+                .decrypt(&DefaultCmm::new(keyring), &message)
+                .await
+                .unwrap_or_else(|e| panic!("{curve} {who}: {e}"));
+            assert_eq!(out.plaintext, b"ecdh");
+        }
+        // Bob answers Alice with his static keyring.
+        let reply = messages
+            .encrypt(&DefaultCmm::new(bob_from_alice.clone()), b"reply", &ec)
+            .await
+            .unwrap();
+        let out = messages
+            .decrypt(&DefaultCmm::new(alice_to_bob.clone()), &reply)
+            .await
+            .unwrap();
+        assert_eq!(out.plaintext, b"reply");
+
+        // A raw ECDH sender with a local key writes to Bob's KMS key.
+        let raw_private = std::fs::read(format!(
+            "{}/tests/data/ecdh-{name}-private.pem",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let raw_sender =
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::RawPrivateKeyToStaticPublicKey)
+                .sender_private_key(&raw_private)
+                .recipient_public_key(&bob_public)
+                .build()
+                .unwrap();
+        let from_raw = messages
+            .encrypt(&DefaultCmm::new(raw_sender), b"raw", &ec)
+            .await
+            .unwrap();
+        let out = messages
+            .decrypt(&DefaultCmm::new(bob_discovery.clone()), &from_raw)
+            .await
+            .unwrap();
+        assert_eq!(out.plaintext, b"raw");
+        // Alice's static keyring is not party to it.
+        let err = messages
+            .decrypt(&DefaultCmm::new(alice_to_bob.clone()), &from_raw)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not this keyring's"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_ecdh_configuration_and_hostile_edks_fail_with_clear_errors() {
+    let client = kms();
+    let (p256, p256_public) =
+        create_key(&client, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let (p384, p384_public) =
+        create_key(&client, KeySpec::EccNistP384, KeyUsageType::KeyAgreement).await;
+    let (rsa, _) = create_key(&client, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+
+    // GetPublicKey's checks: key usage, curve.
+    let err = KmsEcdhKeyring::builder(client.clone(), EcdhCurve::P256)
+        .kms_public_key_discovery(&rsa)
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("KEY_AGREEMENT"), "{err}");
+    let err = KmsEcdhKeyring::builder(client.clone(), EcdhCurve::P256)
+        .kms_public_key_discovery(&p384)
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ECC_NIST_P256"), "{err}");
+    // A recipient key on another curve.
+    let err = KmsEcdhKeyring::builder(client.clone(), EcdhCurve::P256)
+        .kms_private_key_to_static_public_key(&p256, &p384_public)
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("curve") || err.contains("P-384"),
+        "{err}"
+    );
+    // No scheme.
+    assert!(KmsEcdhKeyring::builder(client.clone(), EcdhCurve::P256)
+        .build()
+        .await
+        .is_err());
+
+    // Discovery cannot encrypt.
+    let discovery = KmsEcdhKeyring::builder(client.clone(), EcdhCurve::P256)
+        .kms_public_key_discovery(&p256)
+        .build()
+        .await
+        .unwrap();
+    let ec = ctx(&[("k", "v")]);
+    let err = discovery
+        .generate_data_key(AlgorithmSuite::Aes256GcmHkdfSha512Commit, &ec)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot encrypt"), "{err}");
+
+    // Hostile EDKs: every truncation of the provider info, a point off the curve, a changed
+    // context, a flipped commitment key.
+    let (other, _) = create_key(&client, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let sender = kms_ecdh_static(&client, EcdhCurve::P256, &other, &p256_public).await;
+    let (_, edks) = sender
+        .generate_data_key(AlgorithmSuite::Aes256GcmHkdfSha512Commit, &ec)
+        .await
+        .unwrap();
+    let edk = &edks[0];
+    assert_eq!(edk.provider_id, "aws-kms-ecdh");
+    let suite = AlgorithmSuite::Aes256GcmHkdfSha512Commit;
+    assert!(discovery.unwrap_data_key(suite, &ec, &edks).await.is_ok());
+    let try_one = |edk: EncryptedDataKey, ec: EncryptionContext| {
+        let discovery = &discovery;
+        async move {
+            discovery
+                .unwrap_data_key(suite, &ec, &[edk])
+                .await
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    for cut in [0, 1, 5, 37, edk.provider_info.len() - 1] {
+        let mut bad = edk.clone();
+        bad.provider_info.truncate(cut);
+        let err = try_one(bad, ec.clone()).await;
+        assert!(err.contains("provider info"), "{cut}: {err}");
+    }
+    let mut off_curve = edk.clone();
+    // The sender's point is the last 33 bytes: flip its x coordinate's last bit until it leaves
+    // the curve (about half of all x are not on it).
+    let n = off_curve.provider_info.len();
+    let mut refused = false;
+    for bit in 0..8 {
+        off_curve.provider_info[n - 1] ^= 1 << bit;
+        let err = try_one(off_curve.clone(), ec.clone()).await;
+        if err.contains("sender public key") {
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        refused,
+        "no flipped sender point was refused as off the curve"
+    );
+    let err = try_one(edk.clone(), ctx(&[("k", "other")])).await;
+    assert!(err.contains("commitment key mismatch"), "{err}");
+    let mut flipped = edk.clone();
+    flipped.ciphertext[40] ^= 1;
+    assert!(try_one(flipped, ec.clone())
+        .await
+        .contains("commitment key mismatch"));
+    let mut short = edk.clone();
+    short.ciphertext.truncate(50);
+    assert!(try_one(short, ec.clone())
+        .await
+        .contains("wrapped key is 50 bytes"));
 }

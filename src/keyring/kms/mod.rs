@@ -12,6 +12,7 @@
 //! | [`KmsDiscoveryKeyring`] | no | any KMS EDK it has a client for, optionally filtered |
 //! | [`KmsMrkDiscoveryKeyring`] | no | any KMS EDK, multi-Region keys through the local replica |
 //! | [`KmsRsaKeyring`] | locally, with the RSA public key | KMS `Decrypt` of its RSA key |
+//! | [`KmsEcdhKeyring`] | KMS `DeriveSharedSecret` with a peer's public key | the same, or (discovery) from any sender |
 //! | [`KmsMlKemKeyring`] | KMS `Encapsulate`, or locally with the public key | KMS `Decapsulate` |
 //!
 //! Every call is an ordinary `aws_sdk_kms` future: nothing blocks the runtime. Keyrings take an
@@ -23,12 +24,14 @@
 
 mod client;
 mod discovery;
+mod ecdh;
 mod ml_kem;
 mod rsa;
 mod strict;
 
 pub use client::{KmsClientSupplier, RegionalClients};
 pub use discovery::{DiscoveryFilter, KmsDiscoveryKeyring, KmsMrkDiscoveryKeyring};
+pub use ecdh::{KmsEcdhKeyring, KmsEcdhKeyringBuilder};
 pub use ml_kem::{KmsMlKemKeyring, ML_KEM_PROVIDER_ID};
 pub use rsa::{KmsRsaAlgorithm, KmsRsaKeyring, RSA_PROVIDER_ID};
 pub use strict::{KmsKeyring, KmsMrkKeyring};

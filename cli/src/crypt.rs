@@ -32,6 +32,17 @@ pub(crate) struct Common {
     /// An RSA key in PEM: public (SPKI) to encrypt, private (PKCS#8) to decrypt.
     #[arg(long, value_name = "PEM")]
     rsa_key: Option<PathBuf>,
+    /// Raw ECDH: your private key (PEM or DER, PKCS#8 or SEC 1). With --ecdh-public-key, the
+    /// static scheme (encrypt and decrypt); alone, public-key discovery (decrypt only).
+    #[arg(long, value_name = "PATH", requires = "ecdh_curve")]
+    ecdh_private_key: Option<PathBuf>,
+    /// Raw ECDH: the other party's public key (PEM or DER SubjectPublicKeyInfo). Alone, an
+    /// ephemeral sender key per message (encrypt only).
+    #[arg(long, value_name = "PATH", requires = "ecdh_curve")]
+    ecdh_public_key: Option<PathBuf>,
+    /// Raw ECDH curve: p256, p384 or p521.
+    #[arg(long, value_name = "CURVE")]
+    ecdh_curve: Option<String>,
     /// An AWS KMS key ARN. The client comes from the standard AWS configuration (region,
     /// credentials, AWS_ENDPOINT_URL).
     #[cfg(feature = "kms")]
@@ -201,14 +212,58 @@ fn keyring(
         };
         keyrings.push(Arc::new(k));
     }
+    if let Some(keyring) = ecdh_keyring(c)? {
+        keyrings.push(keyring);
+    }
     match keyrings.len() {
-        0 => bail!("no key given: use --aes-key-file, --rsa-key, --kms-key or --branch-key-id"),
+        0 => bail!(
+            "no key given: use --aes-key-file, --rsa-key, --ecdh-private-key/--ecdh-public-key, \
+             --kms-key or --branch-key-id"
+        ),
         1 => Ok(keyrings.remove(0)),
         _ => {
             let generator = keyrings.remove(0);
             Ok(Arc::new(MultiKeyring::new(Some(generator), keyrings)?))
         }
     }
+}
+
+/// The raw ECDH keyring of --ecdh-private-key / --ecdh-public-key, its scheme chosen by which
+/// keys are given.
+fn ecdh_keyring(c: &Common) -> anyhow::Result<Option<Arc<dyn Keyring>>> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path)
+            .map(Zeroizing::new)
+            .with_context(|| format!("cannot read {}", path.display()))
+    };
+    let (private, public) = match (&c.ecdh_private_key, &c.ecdh_public_key) {
+        (None, None) => return Ok(None),
+        (private, public) => (
+            private.as_ref().map(read).transpose()?,
+            public.as_ref().map(read).transpose()?,
+        ),
+    };
+    let curve: sealbox::EcdhCurve = c
+        .ecdh_curve
+        .as_deref()
+        .ok_or_else(|| anyhow!("--ecdh-curve is required with an ECDH key"))?
+        .parse()?;
+    use sealbox::{RawEcdhKeyring, RawEcdhScheme};
+    let builder = match (&private, &public) {
+        (Some(private), Some(public)) => {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::RawPrivateKeyToStaticPublicKey)
+                .sender_private_key(private)
+                .recipient_public_key(public)
+        }
+        (None, Some(public)) => {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey)
+                .recipient_public_key(public)
+        }
+        (Some(private), None) => RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
+            .recipient_private_key(private),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Arc::new(builder.build()?)))
 }
 
 fn file_stem(path: &Path) -> String {

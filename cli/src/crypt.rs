@@ -32,6 +32,17 @@ pub(crate) struct Common {
     /// An RSA key in PEM: public (SPKI) to encrypt, private (PKCS#8) to decrypt.
     #[arg(long, value_name = "PEM")]
     rsa_key: Option<PathBuf>,
+    /// Raw ECDH: your private key (PEM or DER, PKCS#8 or SEC 1). With --ecdh-public-key, the
+    /// static scheme (encrypt and decrypt); alone, public-key discovery (decrypt only).
+    #[arg(long, value_name = "PATH", requires = "ecdh_curve")]
+    ecdh_private_key: Option<PathBuf>,
+    /// Raw ECDH: the other party's public key (PEM or DER SubjectPublicKeyInfo). Alone, an
+    /// ephemeral sender key per message (encrypt only).
+    #[arg(long, value_name = "PATH", requires = "ecdh_curve")]
+    ecdh_public_key: Option<PathBuf>,
+    /// Raw ECDH curve: p256, p384 or p521.
+    #[arg(long, value_name = "CURVE")]
+    ecdh_curve: Option<String>,
     /// An AWS KMS key ARN. The client comes from the standard AWS configuration (region,
     /// credentials, AWS_ENDPOINT_URL).
     #[cfg(feature = "kms")]
@@ -43,6 +54,17 @@ pub(crate) struct Common {
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "ARN")]
     kms_rsa_key: Option<String>,
+    /// An AWS KMS ECDH key (key agreement key) ID or ARN, on --ecdh-curve: with --ecdh-public-key
+    /// (the other party's), KmsPrivateKeyToStaticPublicKey (encrypt and decrypt); alone,
+    /// KmsPublicKeyDiscovery (decrypt what was sent to this key).
+    #[cfg(feature = "kms")]
+    #[arg(
+        long,
+        value_name = "ARN",
+        requires = "ecdh_curve",
+        conflicts_with = "ecdh_private_key"
+    )]
+    kms_ecdh_key: Option<String>,
     /// The public key of --kms-rsa-key in PEM (as KMS GetPublicKey gives it, in PEM).
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "PEM", requires = "kms_rsa_key")]
@@ -231,10 +253,13 @@ fn keyring(
         };
         keyrings.push(Arc::new(k));
     }
+    if let Some(keyring) = ecdh_keyring(c)? {
+        keyrings.push(keyring);
+    }
     match keyrings.len() {
         0 => bail!(
-            "no key given: use --aes-key-file, --rsa-key, --kms-key, --kms-rsa-key, \
-             --kms-ml-kem-key or --branch-key-id"
+            "no key given: use --aes-key-file, --rsa-key, --ecdh-private-key/--ecdh-public-key, \
+             --kms-key, --kms-rsa-key, --kms-ecdh-key, --kms-ml-kem-key or --branch-key-id"
         ),
         1 => Ok(keyrings.remove(0)),
         _ => {
@@ -254,8 +279,54 @@ impl Common {
             ml_kem_key: self.kms_ml_kem_key.as_deref(),
             ml_kem_parameter_set: &self.ml_kem_parameter_set,
             ml_kem_public_key: self.ml_kem_public_key.as_deref(),
+            ecdh_key: self.kms_ecdh_key.as_deref(),
+            ecdh_public_key: self.ecdh_public_key.as_deref(),
+            ecdh_curve: self.ecdh_curve.as_deref(),
         }
     }
+}
+
+/// The raw ECDH keyring of --ecdh-private-key / --ecdh-public-key, its scheme chosen by which
+/// keys are given.
+fn ecdh_keyring(c: &Common) -> anyhow::Result<Option<Arc<dyn Keyring>>> {
+    // With --kms-ecdh-key, --ecdh-public-key is the KMS ECDH keyring's peer (kms_keyrings.rs).
+    #[cfg(feature = "kms")]
+    if c.kms_ecdh_key.is_some() {
+        return Ok(None);
+    }
+    let read = |path: &PathBuf| {
+        std::fs::read(path)
+            .map(Zeroizing::new)
+            .with_context(|| format!("cannot read {}", path.display()))
+    };
+    let (private, public) = match (&c.ecdh_private_key, &c.ecdh_public_key) {
+        (None, None) => return Ok(None),
+        (private, public) => (
+            private.as_ref().map(read).transpose()?,
+            public.as_ref().map(read).transpose()?,
+        ),
+    };
+    let curve: sealbox::EcdhCurve = c
+        .ecdh_curve
+        .as_deref()
+        .ok_or_else(|| anyhow!("--ecdh-curve is required with an ECDH key"))?
+        .parse()?;
+    use sealbox::{RawEcdhKeyring, RawEcdhScheme};
+    let builder = match (&private, &public) {
+        (Some(private), Some(public)) => {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::RawPrivateKeyToStaticPublicKey)
+                .sender_private_key(private)
+                .recipient_public_key(public)
+        }
+        (None, Some(public)) => {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey)
+                .recipient_public_key(public)
+        }
+        (Some(private), None) => RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
+            .recipient_private_key(private),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Arc::new(builder.build()?)))
 }
 
 fn file_stem(path: &Path) -> String {

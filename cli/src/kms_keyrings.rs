@@ -1,5 +1,6 @@
 //! The asymmetric AWS KMS keyrings of `sealbox encrypt` and `decrypt`: `--kms-rsa-key` (with
-//! `--rsa-public-key`) and `--kms-ml-kem-key` (with `--ml-kem-parameter-set` and
+//! `--rsa-public-key`), `--kms-ecdh-key` (with `--ecdh-curve` and, for the static scheme,
+//! `--ecdh-public-key`) and `--kms-ml-kem-key` (with `--ml-kem-parameter-set` and
 //! `--ml-kem-public-key`). The flags live in `crypt.rs`; this builds the keyrings.
 
 use std::path::Path;
@@ -7,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use base64::Engine;
-use sealbox::{Keyring, KmsMlKemKeyring, KmsRsaAlgorithm, KmsRsaKeyring, MlKemParameterSet};
+use sealbox::{
+    Keyring, KmsEcdhKeyring, KmsMlKemKeyring, KmsRsaAlgorithm, KmsRsaKeyring, MlKemParameterSet,
+};
 
 /// The flags, borrowed from `crypt::Common`.
 pub(crate) struct AsymmetricArgs<'a> {
@@ -17,6 +20,9 @@ pub(crate) struct AsymmetricArgs<'a> {
     pub(crate) ml_kem_key: Option<&'a str>,
     pub(crate) ml_kem_parameter_set: &'a str,
     pub(crate) ml_kem_public_key: Option<&'a Path>,
+    pub(crate) ecdh_key: Option<&'a str>,
+    pub(crate) ecdh_public_key: Option<&'a Path>,
+    pub(crate) ecdh_curve: Option<&'a str>,
 }
 
 fn kms_client(rt: &tokio::runtime::Runtime) -> aws_sdk_kms::Client {
@@ -68,6 +74,22 @@ pub(crate) fn asymmetric(
             keyring = keyring.with_local_encapsulation(&der_or_pem(&bytes)?)?;
         }
         keyrings.push(Arc::new(keyring));
+    }
+    if let Some(key) = args.ecdh_key {
+        let curve: sealbox::EcdhCurve = args
+            .ecdh_curve
+            .ok_or_else(|| anyhow::anyhow!("--ecdh-curve is required with --kms-ecdh-key"))?
+            .parse()?;
+        let builder = KmsEcdhKeyring::builder(kms_client(rt), curve);
+        let builder = match args.ecdh_public_key {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                builder.kms_private_key_to_static_public_key(key, &der_or_pem(&bytes)?)
+            }
+            None => builder.kms_public_key_discovery(key),
+        };
+        keyrings.push(Arc::new(rt.block_on(builder.build())?));
     }
     Ok(keyrings)
 }

@@ -289,7 +289,7 @@ fn v5_case(f: &KeyringFactory, base: &Path, t: &Value) -> anyhow::Result<Case> {
 /// A v5 keyring description: raw, multi-keyring, or a type sealbox skips.
 fn key_description(f: &KeyringFactory, kd: &Value) -> anyhow::Result<Arc<dyn Keyring>> {
     match kd["type"].as_str() {
-        Some("raw") | Some("aws-kms-hierarchy") => f.raw(kd, false),
+        Some("raw") | Some("aws-kms-hierarchy") | Some("raw-ecdh") => f.raw(kd, false),
         Some("multi-keyring") => {
             let generator = match &kd["generator"] {
                 Value::Null => None,

@@ -58,8 +58,8 @@ use anyhow::{anyhow, bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use sealbox::{
-    BranchKeyMaterials, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring,
-    RsaPadding, StaticBranchKeyStore,
+    BranchKeyMaterials, EcdhCurve, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring,
+    RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring, RsaPadding, StaticBranchKeyStore,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -83,6 +83,14 @@ pub(crate) enum Material {
         version: String,
         branch_key: Zeroizing<[u8; 32]>,
         beacon_key: Option<Zeroizing<[u8; 32]>>,
+    },
+    /// An `ecc-private` key (`algorithm` `ecdh`): the sender's and the recipient's PEM private
+    /// keys (PKCS#8) and the recipient's public key (DER `SubjectPublicKeyInfo`), for `raw-ecdh`
+    /// key descriptions.
+    Ecc {
+        sender_private: Zeroizing<String>,
+        recipient_private: Zeroizing<String>,
+        recipient_public: Vec<u8>,
     },
     /// A key type sealbox does not handle here (aws-kms, ...): tests that need it are skipped.
     Unsupported(String),
@@ -144,6 +152,7 @@ pub(crate) fn load_keys(path: &Path) -> anyhow::Result<HashMap<String, Key>> {
         };
         let material = match (ty, k["algorithm"].as_str().unwrap_or_default()) {
             ("static-branch-key", _) => static_branch_key(name, k)?,
+            ("ecc-private", "ecdh") => ecc_key(name, k)?,
             ("symmetric", "aes") => Material::Aes(Zeroizing::new(
                 B64.decode(material_text.trim())
                     .with_context(|| format!("key {name}: bad base64"))?,
@@ -190,6 +199,37 @@ fn static_branch_key(name: &str, k: &Value) -> anyhow::Result<Material> {
         branch_key: key_32(name, "branchKey", &k["branchKey"])?,
         beacon_key,
     })
+}
+
+/// A keys-manifest entry of type `ecc-private`: `sender-material` and `recipient-material`
+/// (PEM) and `recipient-material-public-key` (base64 DER; `sender-material-public-key`, the
+/// sender's, is not needed: the keyring derives it).
+fn ecc_key(name: &str, k: &Value) -> anyhow::Result<Material> {
+    let text = |field: &str| {
+        k[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("key {name}: no {field}"))
+    };
+    let der = |field: &str| -> anyhow::Result<Vec<u8>> {
+        B64.decode(text(field)?.trim())
+            .with_context(|| format!("key {name}: {field} is not base64"))
+    };
+    Ok(Material::Ecc {
+        sender_private: Zeroizing::new(text("sender-material")?),
+        recipient_private: Zeroizing::new(text("recipient-material")?),
+        recipient_public: der("recipient-material-public-key")?,
+    })
+}
+
+/// `ecc-256`, `ecc-384`, `ecc-521` (the test vectors' curve names).
+fn ecc_curve(kd: &Value) -> anyhow::Result<EcdhCurve> {
+    match kd["ecc-curve"].as_str() {
+        Some("ecc-256") => Ok(EcdhCurve::P256),
+        Some("ecc-384") => Ok(EcdhCurve::P384),
+        Some("ecc-521") => Ok(EcdhCurve::P521),
+        other => bail!("unknown ecc-curve {other:?}"),
+    }
 }
 
 fn padding(mk: &Value) -> anyhow::Result<RsaPadding> {
@@ -255,8 +295,12 @@ impl KeyringFactory {
             return Ok(k.clone());
         }
         let ty = mk["type"].as_str().unwrap_or_default();
-        if ty == "aws-kms-hierarchy" {
-            let keyring = self.hierarchy(mk)?;
+        if ty == "aws-kms-hierarchy" || ty == "raw-ecdh" {
+            let keyring = if ty == "raw-ecdh" {
+                self.raw_ecdh(mk)?
+            } else {
+                self.hierarchy(mk)?
+            };
             self.cache
                 .lock()
                 .map_err(|_| anyhow!("poisoned"))?
@@ -300,6 +344,46 @@ impl KeyringFactory {
             .map_err(|_| anyhow!("poisoned"))?
             .insert(cache_key, keyring.clone());
         Ok(keyring)
+    }
+
+    /// A `raw-ecdh` key description: `schema` `static` (the `sender` key's sender private key
+    /// and recipient public key), `ephemeral` (the `recipient` key's public key) or `discovery`
+    /// (the `recipient` key's private key), on `ecc-curve`.
+    fn raw_ecdh(&self, kd: &Value) -> anyhow::Result<Arc<dyn Keyring>> {
+        let curve = ecc_curve(kd)?;
+        let schema = kd["schema"].as_str().unwrap_or_default();
+        let role = if schema == "static" {
+            "sender"
+        } else {
+            "recipient"
+        };
+        let name = kd[role]
+            .as_str()
+            .ok_or_else(|| anyhow!("raw-ecdh description without a {role} key"))?;
+        let Material::Ecc {
+            sender_private,
+            recipient_private,
+            recipient_public,
+            ..
+        } = &self.key(name)?.material
+        else {
+            bail!("key {name:?} is not an ecc-private key");
+        };
+        let keyring = match schema {
+            "static" => {
+                RawEcdhKeyring::builder(curve, RawEcdhScheme::RawPrivateKeyToStaticPublicKey)
+                    .sender_private_key(sender_private.as_bytes())
+                    .recipient_public_key(recipient_public)
+            }
+            "ephemeral" => {
+                RawEcdhKeyring::builder(curve, RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey)
+                    .recipient_public_key(recipient_public)
+            }
+            "discovery" => RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
+                .recipient_private_key(recipient_private.as_bytes()),
+            other => bail!("unknown raw-ecdh schema {other:?}"),
+        };
+        Ok(Arc::new(keyring.build()?))
     }
 
     /// An `aws-kms-hierarchy` key description: a hierarchical keyring for the named

@@ -61,10 +61,12 @@ pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256, kdf_ctr_hmac_sha384};
 pub use ml_kem::MlKemParameterSet;
 #[cfg(feature = "kms")]
 pub(crate) use ml_kem::{ml_kem_public_key_from_der, ml_kem_wrapping_key, MlKemPublicKey};
+#[cfg(feature = "kms")]
+pub(crate) use rsa::modulus_bits as rsa_modulus_bits;
 pub use rsa::RsaPadding;
 pub(crate) use rsa::{
-    decrypt as rsa_decrypt, encrypt as rsa_encrypt, modulus_bits as rsa_modulus_bits,
-    private_key_from_pem, public_from_private, public_key_from_pem, RsaPrivateKey, RsaPublicKey,
+    decrypt as rsa_decrypt, encrypt as rsa_encrypt, private_key_from_pem, public_from_private,
+    public_key_from_pem, RsaPrivateKey, RsaPublicKey,
 };
 pub(crate) use sign::{Signer, Verifier};
 pub use sign::{SigningKey, VerifyingKey};

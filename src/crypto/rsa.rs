@@ -49,6 +49,8 @@ pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
 }
 
 /// The bit length of the key's modulus (2048 for an RSA-2048 key).
+// For the AWS KMS RSA keyring (feature `kms`).
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 pub(crate) fn modulus_bits(key: &RsaPublicKey) -> usize {
     imp::modulus_bits(key)
 }

@@ -38,6 +38,8 @@ pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
     key.public_key()
 }
 
+// For the AWS KMS RSA keyring (feature `kms`).
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 pub(crate) fn modulus_bits(key: &RsaPublicKey) -> usize {
     key.key_size_bits()
 }

@@ -269,3 +269,58 @@ async fn raw_ecdh_vectors_decrypt() {
         "{relative}: {report}"
     );
 }
+
+/// Key descriptions of the asymmetric KMS keyrings (RSA, ECDH, ML-KEM) are read, and their tests
+/// reported as needing AWS KMS, not as failures of the manifest; a malformed one still fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn asymmetric_kms_descriptions_are_reported_as_needing_aws() {
+    let dir = TempDir::new("kms-asymmetric");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let arn = |id: &str| format!("arn:aws:kms:us-west-2:658956600833:key/{id}");
+    let keys = serde_json::json!({
+        "manifest": {"type": "keys", "version": 3},
+        "keys": {
+            "kms-rsa": {"type": "aws-kms-rsa", "key-id": arn("rsa"), "encrypt": true, "decrypt": true},
+            "kms-ecdh": {"type": "aws-kms-ecdh", "algorithm": "ecdh", "key-id": arn("ecdh")},
+            "kms-ml-kem": {"type": "aws-kms-ml-kem", "key-id": arn("mlkem")},
+        },
+    });
+    std::fs::write(dir.0.join("keys.json"), serde_json::to_vec(&keys).unwrap()).unwrap();
+    let test = |kd: serde_json::Value| {
+        serde_json::json!({
+            "decryption-scenario": {
+                "type": "positive-esdk",
+                "ciphertext": "file://ciphertexts/x",
+                "result": "file://plaintexts/x",
+                "decryptKeyDescription": kd,
+            }
+        })
+    };
+    let manifest = serde_json::json!({
+        "manifest": {"type": "awses-decrypt", "version": 5},
+        "keys": "file://keys.json",
+        "tests": {
+            "rsa": test(serde_json::json!({"type": "aws-kms-rsa", "key": "kms-rsa", "encryption-algorithm": "RSAES_OAEP_SHA_256"})),
+            "ecdh": test(serde_json::json!({"type": "aws-kms-ecdh", "sender": "kms-ecdh", "recipient": "kms-ecdh", "ecc-curve": "ECC_NIST_P256", "schema": "kms-public-key-discovery"})),
+            "ml-kem": test(serde_json::json!({"type": "aws-kms-ml-kem", "key": "kms-ml-kem"})),
+            "multi": test(serde_json::json!({"type": "multi-keyring", "generator": {"type": "aws-kms-rsa", "key": "kms-rsa", "encryption-algorithm": "RSAES_OAEP_SHA_1"}})),
+            "rsa-without-algorithm": test(serde_json::json!({"type": "aws-kms-rsa", "key": "kms-rsa"})),
+        },
+    });
+    let path = dir.0.join("manifest.json");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let report = decrypt_manifest(&path).await.unwrap();
+    assert_eq!(
+        (report.passed, report.skipped, report.need_aws),
+        (0, 4, 4),
+        "{report}"
+    );
+    assert!(report.to_string().ends_with("(4 need AWS KMS)"), "{report}");
+    assert_eq!(report.failed.len(), 1, "{report}");
+    assert_eq!(report.failed[0].0, "rsa-without-algorithm");
+    assert!(
+        report.failed[0].1.contains("RSAES_OAEP_SHA_256"),
+        "{:?}",
+        report.failed
+    );
+}

@@ -107,7 +107,7 @@ pub async fn encrypt_manifest(manifest: &Path, outdir: &Path) -> anyhow::Result<
                 );
                 report.passed += 1;
             }
-            Err(e) if e.is::<Skip>() => report.skipped += 1,
+            Err(e) if crate::count_skip(&mut report, &e) => {}
             Err(e) => report.failed.push((id.clone(), format!("{e:#}"))),
         }
     }

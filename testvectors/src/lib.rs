@@ -28,6 +28,9 @@ pub struct Report {
     pub failed: Vec<(String, String)>,
     /// Tests that need a key or materials manager this runner does not build.
     pub skipped: usize,
+    /// Of the skipped tests, those whose keyring needs AWS KMS itself (`aws-kms`, `aws-kms-rsa`,
+    /// `aws-kms-ecdh`, `aws-kms-ml-kem`, ...): an AWS account and the vectors' keys.
+    pub need_aws: usize,
 }
 
 impl Report {
@@ -46,7 +49,11 @@ impl std::fmt::Display for Report {
             self.passed,
             self.failed.len(),
             self.skipped
-        )
+        )?;
+        if self.need_aws > 0 {
+            write!(f, " ({} need AWS KMS)", self.need_aws)?;
+        }
+        Ok(())
     }
 }
 
@@ -107,6 +114,48 @@ impl std::fmt::Display for Skip {
 }
 
 impl std::error::Error for Skip {}
+
+/// A test whose keyring calls AWS KMS (an account, the vectors' keys): skipped here, and counted
+/// in [`Report::need_aws`].
+#[derive(Debug)]
+pub(crate) struct NeedsAws(pub(crate) String);
+
+impl std::fmt::Display for NeedsAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped, needs AWS KMS: {}", self.0)
+    }
+}
+
+impl std::error::Error for NeedsAws {}
+
+/// The key description and keys-manifest types whose keyrings call AWS KMS: the symmetric KMS
+/// keyrings and the asymmetric ones (RSA, ECDH, ML-KEM).
+pub(crate) fn needs_aws(ty: &str) -> bool {
+    matches!(
+        ty,
+        "aws-kms"
+            | "aws-kms-mrk-aware"
+            | "aws-kms-mrk-aware-discovery"
+            | "aws-kms-rsa"
+            | "aws-kms-ecdh"
+            | "aws-kms-ml-kem"
+    )
+}
+
+/// Record a test that could not run: [`Skip`] and [`NeedsAws`] are skips; anything else is
+/// not (the caller reports it as a failure).
+pub(crate) fn count_skip(report: &mut Report, e: &anyhow::Error) -> bool {
+    if e.is::<NeedsAws>() {
+        report.skipped += 1;
+        report.need_aws += 1;
+        true
+    } else if e.is::<Skip>() {
+        report.skipped += 1;
+        true
+    } else {
+        false
+    }
+}
 
 pub(crate) fn read_json(path: &Path) -> anyhow::Result<Value> {
     let text =
@@ -307,6 +356,9 @@ impl KeyringFactory {
                 .insert(cache_key, keyring.clone());
             return Ok(keyring);
         }
+        if needs_aws(ty) {
+            return Err(NeedsAws(format!("key type {ty:?}")).into());
+        }
         if ty != "raw" {
             return Err(Skip(format!("key type {ty:?}")).into());
         }
@@ -334,6 +386,9 @@ impl KeyringFactory {
             (Material::RsaPublic(pem), Some("rsa")) => Arc::new(
                 RawRsaKeyring::new(namespace, key_name, padding(mk)?)?.with_public_key_pem(pem)?,
             ),
+            (Material::Unsupported(what), _) if needs_aws(what.split(' ').next().unwrap_or("")) => {
+                return Err(NeedsAws(format!("key type {what:?}")).into())
+            }
             (Material::Unsupported(what), _) => {
                 return Err(Skip(format!("key type {what:?}")).into())
             }

@@ -55,7 +55,8 @@
 //! * `aws-lc` (default): the cryptography (AES-GCM, HKDF, ECDSA, RSA, randomness) comes from
 //!   [aws-lc-rs], which the AWS SDK's TLS already compiles. Needs a C compiler.
 //! * `kms` (default): the AWS KMS keyrings (`KmsKeyring`, `KmsMrkKeyring`,
-//!   `KmsDiscoveryKeyring`, `KmsMrkDiscoveryKeyring`), on `aws-sdk-kms`.
+//!   `KmsDiscoveryKeyring`, `KmsMrkDiscoveryKeyring`, and on asymmetric KMS keys `KmsRsaKeyring`,
+//!   `KmsEcdhKeyring` and the post-quantum `KmsMlKemKeyring`), on `aws-sdk-kms`.
 //! * `rustcrypto`: the pure-Rust backend (RustCrypto's `aes-gcm`, `hkdf`, `p256`, `p384`, `rsa`):
 //!   no C compiler, builds for WebAssembly. It is used only without `aws-lc`, so select it with
 //!   `default-features = false, features = ["rustcrypto"]` (add `"kms"` to keep the KMS

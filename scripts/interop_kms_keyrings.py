@@ -1,6 +1,6 @@
 """AWS KMS RSA and AWS KMS ECDH keyring interop: sealbox and the Python ESDK 4.0.7 + MPL 1.11.3.
 
-Usage: interop_kms_keyrings.py SEALBOX_BIN WORKDIR
+Usage: interop_kms_keyrings.py SEALBOX_BIN WORKDIR [--no-local-ml-kem]
 
 Needs a KMS endpoint in the standard AWS configuration that can do what these keyrings ask of
 KMS: scripts/interop-kms-keyrings points AWS_ENDPOINT_URL at the KMS stand-in of
@@ -251,11 +251,31 @@ def ecdh_checks(run, sb, workdir):
         )
 
 
-def ml_kem_checks(run, sb, workdir):
+def expect_refusal(fn, words):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001: the message is what is checked
+        assert words in str(e), f"refused, but not saying {words!r}: {e}"
+        return
+    raise AssertionError(f"expected a refusal saying {words!r}")
+
+
+def ml_kem_checks(run, sb, workdir, local_encapsulation):
     for bits in ["512", "768", "1024"]:
         arn, _, _, paths = create_key(f"ML_KEM_{bits}", "ENCAPSULATE_DECAPSULATE", workdir)
         flags = ["--kms-ml-kem-key", arn, "--ml-kem-parameter-set", bits]
-        for source, extra in [("KMS", []), ("local", ["--ml-kem-public-key", paths["der"]])]:
+        local = ["--ml-kem-public-key", paths["der"]]
+        if not local_encapsulation:
+            # The rustcrypto backend has no ML-KEM: local encapsulation must say so.
+            run.check(
+                f"KMS ML-KEM-{bits}: sealbox refuses local encapsulation on this backend",
+                "KMS ML-KEM sealbox CLI (no other implementation)",
+                lambda flags=flags, local=local: expect_refusal(
+                    lambda: sb.encrypt([*flags, *local]), "needs the aws-lc backend"
+                ),
+            )
+        sources = [("KMS", [])] + ([("local", local)] if local_encapsulation else [])
+        for source, extra in sources:
             run.check(
                 f"KMS ML-KEM-{bits}: sealbox encrypts ({source} encapsulation) and decrypts",
                 "KMS ML-KEM sealbox CLI (no other implementation)",
@@ -269,6 +289,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sealbox")
     ap.add_argument("workdir")
+    ap.add_argument(
+        "--no-local-ml-kem",
+        action="store_true",
+        help="the CLI's backend has no ML-KEM (rustcrypto): check that local encapsulation says so",
+    )
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
@@ -278,7 +303,7 @@ def main():
     run = Run()
     rsa_checks(run, sb, args.workdir)
     ecdh_checks(run, sb, args.workdir)
-    ml_kem_checks(run, sb, args.workdir)
+    ml_kem_checks(run, sb, args.workdir, local_encapsulation=not args.no_local_ml_kem)
     print("by keyring and direction:")
     for tally, n in sorted(run.by.items()):
         print(f"  {tally}: {n}")

@@ -3,16 +3,13 @@
 //! locally from the public key), a wrapping key derived from it, AES-256-GCM around the data key;
 //! KMS `Decapsulate` recovers the secret on decrypt.
 //!
-//! The specification lists no implementation yet, so its bytes are pinned here and in the
-//! known-answer tests (`tests/kms_ml_kem_kats.rs`):
+//! The specification lists no implementation yet, so its bytes are pinned by the known-answer
+//! tests at the end of this file. The byte layout (provider info, ciphertext, fixed info) is in
+//! `format/ml_kem.rs`; here:
 //!
-//! * provider ID `aws-kms-ml-kem`; provider info `01 || u16 len || key ARN`;
-//! * ciphertext `KEM ciphertext || salt (32) || encrypted data key || tag (16)`;
-//! * fixed info: six fields, each behind a big-endian `u16` of its length:
-//!   `"AWS-KMS-ML-KEM-KEY-DERIVATION"`, the parameter set (`"ML-KEM-768"`), `"HMAC_SHA384"`, the
-//!   key ARN, the version byte `01`, the serialized encryption context. (The specification's
-//!   separate `ml-kem-key-derivation.md` draws the same fields with `00` separators instead; the
-//!   keyring document, which this follows, is the later and more detailed of the two.)
+//! * fixed info: the specification's keyring document puts a big-endian `u16` length in front of
+//!   each of its six fields; its separate `ml-kem-key-derivation.md` draws the same fields with
+//!   `00` separators instead. This follows the keyring document, the later and more detailed one.
 //! * wrapping key: SP 800-108 counter mode with HMAC-SHA-384, the shared secret as key, the fixed
 //!   info as label and the salt as context, 256 bits (`crypto::ml_kem_wrapping_key`);
 //! * AES-256-GCM with a zero IV and the fixed info as AAD (each wrapping key is used once).

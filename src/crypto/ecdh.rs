@@ -273,6 +273,28 @@ impl EcPrivateKey {
 
     /// A DER private key: PKCS#8 `PrivateKeyInfo` or SEC 1 `ECPrivateKey` (RFC 5915).
     pub(crate) fn from_der(curve: EcdhCurve, der: &[u8]) -> Result<Self, Error> {
+        // The curve is checked here, for both backends alike: RustCrypto's SEC 1 parser does not
+        // compare the key's curve parameters with the curve it is asked for.
+        let bad = |why: String| Error::invalid("ECDH private key", why);
+        match private_key_curve(der) {
+            Ok(Some(found)) if found != curve => {
+                return Err(bad(format!(
+                    "not a {curve} private key: it is a {found} key"
+                )))
+            }
+            Ok(None) if sec1_scalar_len(der) != Some(curve.field_len()) => {
+                return Err(bad(format!(
+                    "not a {curve} private key: no curve named and the scalar is not {} bytes",
+                    curve.field_len()
+                )))
+            }
+            Err(e) => {
+                return Err(bad(format!(
+                    "not a {curve} private key in PKCS#8 or SEC 1 DER: {e}"
+                )))
+            }
+            Ok(_) => {}
+        }
         let inner = imp::private_key_from_der(curve, der).map_err(|e| {
             Error::invalid(
                 "ECDH private key",
@@ -388,6 +410,45 @@ fn der_take(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), String> {
         return Err("truncated DER".into());
     }
     Ok(rest.split_at(len))
+}
+
+/// The curve a private key names: PKCS#8 `PrivateKeyInfo { 0, AlgorithmIdentifier {
+/// id-ecPublicKey, namedCurve }, OCTET STRING }` or SEC 1 `ECPrivateKey { 1, OCTET STRING,
+/// [0] namedCurve OPTIONAL, ... }`. `None` for a SEC 1 key without parameters.
+fn private_key_curve(der: &[u8]) -> Result<Option<EcdhCurve>, String> {
+    let (key, trailing) = der_take(der, 0x30)?;
+    if !trailing.is_empty() {
+        return Err("trailing bytes after the private key".into());
+    }
+    let (_version, rest) = der_take(key, 0x02)?;
+    if let Ok((algorithm, _)) = der_take(rest, 0x30) {
+        let (oid, params) = der_take(algorithm, 0x06)?;
+        if oid != ID_EC_PUBLIC_KEY {
+            return Err("not an elliptic-curve key (the algorithm is not id-ecPublicKey)".into());
+        }
+        let (curve_oid, _) = der_take(params, 0x06)
+            .map_err(|_| "the curve is not given as a named-curve OID".to_owned())?;
+        return EcdhCurve::from_oid(curve_oid)
+            .map(Some)
+            .ok_or_else(|| "the curve is not P-256, P-384 or P-521".into());
+    }
+    let (_scalar, rest) = der_take(rest, 0x04)?;
+    match der_take(rest, 0xa0) {
+        Ok((params, _)) => {
+            let (curve_oid, _) = der_take(params, 0x06)?;
+            EcdhCurve::from_oid(curve_oid)
+                .map(Some)
+                .ok_or_else(|| "the curve is not P-256, P-384 or P-521".into())
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// The length of a SEC 1 key's private scalar (the OCTET STRING after the version).
+fn sec1_scalar_len(der: &[u8]) -> Option<usize> {
+    let (key, _) = der_take(der, 0x30).ok()?;
+    let (_, rest) = der_take(key, 0x02).ok()?;
+    der_take(rest, 0x04).ok().map(|(scalar, _)| scalar.len())
 }
 
 /// `SubjectPublicKeyInfo { AlgorithmIdentifier { id-ecPublicKey, namedCurve }, BIT STRING }`:
@@ -549,9 +610,20 @@ mod tests {
         let a = EcPrivateKey::from_pem_or_der(EcdhCurve::P256, pem.as_bytes()).unwrap();
         let b = EcPrivateKey::from_pem_or_der(EcdhCurve::P256, &sec1).unwrap();
         assert_eq!(a.public_key(), b.public_key());
-        // The wrong curve is named in the error.
+        // The wrong curve is named in the error, in both backends.
         let e = EcPrivateKey::from_der(EcdhCurve::P384, &sec1).unwrap_err();
-        assert!(e.to_string().contains("P-384"), "{e}");
+        assert!(e.to_string().contains("it is a P-256 key"), "{e}");
+        // Without curve parameters, the scalar's length must fit the curve.
+        let mut bare = vec![0x02, 0x01, 0x01];
+        der_tlv(&mut bare, 0x04, &hex(I_256));
+        let mut no_params = Vec::new();
+        der_tlv(&mut no_params, 0x30, &bare);
+        let e = EcPrivateKey::from_der(EcdhCurve::P384, &no_params).unwrap_err();
+        assert!(e.to_string().contains("not 48 bytes"), "{e}");
+        // Trailing bytes.
+        assert!(
+            EcPrivateKey::from_der(EcdhCurve::P256, &[sec1.clone(), vec![0]].concat()).is_err()
+        );
         // The public key as PEM.
         let spki = b64_pem("PUBLIC KEY", &a.public_key().to_der());
         let p = EcPublicKey::from_pem_or_der(EcdhCurve::P256, spki.as_bytes()).unwrap();

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")"
-TARGETS=(header context decrypt stream_decrypt roundtrip)
+TARGETS=(header context decrypt stream_decrypt roundtrip ml_kem_edk)
 export RUSTC_BOOTSTRAP=1
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

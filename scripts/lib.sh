@@ -148,7 +148,8 @@ if "test_cases" in doc:
     print(len(doc["test_cases"]))
 else:
     tests = doc["tests"].values()
-    print(sum(1 for t in tests if all(mk.get("type") == "raw" for mk in t.get("master-keys", [])) and t.get("master-keys")))
+    print(sum(1 for t in tests if (all(mk.get("type") == "raw" for mk in t.get("master-keys", [])) and t.get("master-keys"))
+              or t.get("decryptKeyDescription", {}).get("type") == "raw-ecdh"))
 EOF
 }
 

@@ -36,6 +36,7 @@
 //!   [`PendingMessage`]). Its builder sets the commitment policy, the frame length, the suite and
 //!   the limits that bound hostile input.
 //! * A **keyring** wraps and unwraps data keys: [`RawAesKeyring`], [`RawRsaKeyring`],
+//!   [`RawEcdhKeyring`] (ECDH on P-256, P-384, P-521),
 //!   [`MultiKeyring`], and the AWS KMS keyrings (feature `kms`). Implement [`Keyring`] (an
 //!   `async_trait` trait) to plug in your own key management.
 //! * A **materials manager** stands between the client and the keyring: [`DefaultCmm`],
@@ -54,7 +55,8 @@
 //! * `aws-lc` (default): the cryptography (AES-GCM, HKDF, ECDSA, RSA, randomness) comes from
 //!   [aws-lc-rs], which the AWS SDK's TLS already compiles. Needs a C compiler.
 //! * `kms` (default): the AWS KMS keyrings (`KmsKeyring`, `KmsMrkKeyring`,
-//!   `KmsDiscoveryKeyring`, `KmsMrkDiscoveryKeyring`), on `aws-sdk-kms`.
+//!   `KmsDiscoveryKeyring`, `KmsMrkDiscoveryKeyring`, and on asymmetric KMS keys `KmsRsaKeyring`,
+//!   `KmsEcdhKeyring` and the post-quantum `KmsMlKemKeyring`), on `aws-sdk-kms`.
 //! * `rustcrypto`: the pure-Rust backend (RustCrypto's `aes-gcm`, `hkdf`, `p256`, `p384`, `rsa`):
 //!   no C compiler, builds for WebAssembly. It is used only without `aws-lc`, so select it with
 //!   `default-features = false, features = ["rustcrypto"]` (add `"kms"` to keep the KMS
@@ -152,7 +154,10 @@ pub use cmm::{
     MaterialsManager, RequiredEncryptionContextCmm, DEFAULT_CACHE_CAPACITY, PUBLIC_KEY_CONTEXT_KEY,
     RESERVED_CONTEXT_PREFIX,
 };
-pub use crypto::{crypto_backend, RsaPadding, SigningKey, VerifyingKey};
+#[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+pub use crypto::MlKemParameterSet;
+pub use crypto::{crypto_backend, EcdhCurve, RsaPadding, SigningKey, VerifyingKey};
 pub use error::{
     BadContext, BoxError, ConfigError, ContextError, Error, KeyringError, Limit, Malformed,
     UnwrapAttempt, UnwrapError,
@@ -169,10 +174,15 @@ pub use keyring::hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::kms::{
-    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsKeyring, KmsMrkDiscoveryKeyring,
-    KmsMrkKeyring, RegionalClients, PROVIDER_ID as KMS_PROVIDER_ID,
+    DiscoveryFilter, KmsClientSupplier, KmsDiscoveryKeyring, KmsEcdhKeyring, KmsEcdhKeyringBuilder,
+    KmsKeyring, KmsMlKemKeyring, KmsMrkDiscoveryKeyring, KmsMrkKeyring, KmsRsaAlgorithm,
+    KmsRsaKeyring, RegionalClients, ML_KEM_PROVIDER_ID as KMS_ML_KEM_PROVIDER_ID,
+    PROVIDER_ID as KMS_PROVIDER_ID, RSA_PROVIDER_ID as KMS_RSA_PROVIDER_ID,
 };
-pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
+pub use keyring::{
+    Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhKeyringBuilder, RawEcdhScheme,
+    RawRsaKeyring,
+};
 pub use materials::{DataKey, DecryptionMaterials, EncryptionMaterials};
 pub use stream::{
     DecryptingReader, EncryptingWriter, MessageEncryptor, PendingMessage, PlaintextLength,

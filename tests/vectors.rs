@@ -189,3 +189,138 @@ async fn hierarchy_vectors_decrypt() {
         "{relative}: {report}"
     );
 }
+
+/// sealbox writes raw ECDH vectors from an awses-encrypt manifest (static and ephemeral senders on
+/// every curve, the keys of `raw-ecdh/keys.json`), and reads them back: the ephemeral tests by
+/// discovery, as the written decrypt manifest says.
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_ecdh_encrypt_vectors_round_trip() {
+    let dir = TempDir::new("ecdh-encrypt");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let keys = vectors().join("raw-ecdh/keys.json");
+    let mut tests = serde_json::Map::new();
+    for curve in ["ecc-256", "ecc-384", "ecc-521"] {
+        for (schema, role) in [("static", "sender"), ("ephemeral", "recipient")] {
+            tests.insert(
+                format!("{curve}-{schema}"),
+                serde_json::json!({
+                    "plaintext": "small",
+                    "algorithm": "0578",
+                    "frame-size": 512,
+                    "encryption-context": {"purpose": "vectors"},
+                    "master-keys": [{"type": "raw-ecdh", "ecc-curve": curve, "schema": schema, role: curve}],
+                }),
+            );
+        }
+    }
+    let manifest = serde_json::json!({
+        "manifest": {"type": "awses-encrypt", "version": 2},
+        "keys": format!("file://{}", keys.display()),
+        "plaintexts": {"small": 1000},
+        "tests": tests,
+    });
+    let path = dir.0.join("encrypt.json");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let out = dir.0.join("out");
+    let report = encrypt_manifest(&path, &out).await.unwrap();
+    assert_no_failures(&report, "encrypt");
+    assert_eq!((report.passed, report.skipped), (6, 0), "{report}");
+    let written = read_json(&out.join("manifest.json"));
+    let schemas: Vec<&str> = written["tests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["master-keys"][0]["schema"].as_str().unwrap())
+        .collect();
+    assert_eq!(schemas.iter().filter(|s| **s == "discovery").count(), 3);
+    let report = decrypt_manifest(&out.join("manifest.json")).await.unwrap();
+    assert_no_failures(&report, "decrypt what was written");
+    assert_eq!((report.passed, report.skipped), (6, 0), "{report}");
+}
+
+/// The raw ECDH set (`raw-ecdh/`, written by the Python ESDK 4.0.7 + MPL 1.11.3 through
+/// `scripts/interop_ecdh.py --write-vectors`): all three curves, static and ephemeral senders,
+/// read with the static keyring from either side and by discovery; every test passes, the
+/// negative ones (a message for another recipient) because decryption fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_ecdh_vectors_decrypt() {
+    let relative = "raw-ecdh/manifest.json";
+    let path = vectors().join(relative);
+    let manifest = read_json(&path);
+    let tests = manifest["tests"].as_object().expect("a tests object");
+    let negative = tests
+        .values()
+        .filter(|t| t["type"] == "negative-decrypt")
+        .count();
+    assert_eq!((tests.len(), negative), (18, 3), "{relative}");
+    for curve in ["ecc-256", "ecc-384", "ecc-521"] {
+        for schema in ["static", "discovery"] {
+            assert!(tests.values().any(|t| {
+                let kd = &t["decryptKeyDescription"];
+                kd["ecc-curve"] == curve && kd["schema"] == schema
+            }));
+        }
+    }
+    let report = decrypt_manifest(&path).await.expect(relative);
+    assert_no_failures(&report, relative);
+    assert_eq!(
+        (report.passed, report.skipped),
+        (tests.len(), 0),
+        "{relative}: {report}"
+    );
+}
+
+/// Key descriptions of the asymmetric KMS keyrings (RSA, ECDH, ML-KEM) are read, and their tests
+/// reported as needing AWS KMS, not as failures of the manifest; a malformed one still fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn asymmetric_kms_descriptions_are_reported_as_needing_aws() {
+    let dir = TempDir::new("kms-asymmetric");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let arn = |id: &str| format!("arn:aws:kms:us-west-2:658956600833:key/{id}");
+    let keys = serde_json::json!({
+        "manifest": {"type": "keys", "version": 3},
+        "keys": {
+            "kms-rsa": {"type": "aws-kms-rsa", "key-id": arn("rsa"), "encrypt": true, "decrypt": true},
+            "kms-ecdh": {"type": "aws-kms-ecdh", "algorithm": "ecdh", "key-id": arn("ecdh")},
+            "kms-ml-kem": {"type": "aws-kms-ml-kem", "key-id": arn("mlkem")},
+        },
+    });
+    std::fs::write(dir.0.join("keys.json"), serde_json::to_vec(&keys).unwrap()).unwrap();
+    let test = |kd: serde_json::Value| {
+        serde_json::json!({
+            "decryption-scenario": {
+                "type": "positive-esdk",
+                "ciphertext": "file://ciphertexts/x",
+                "result": "file://plaintexts/x",
+                "decryptKeyDescription": kd,
+            }
+        })
+    };
+    let manifest = serde_json::json!({
+        "manifest": {"type": "awses-decrypt", "version": 5},
+        "keys": "file://keys.json",
+        "tests": {
+            "rsa": test(serde_json::json!({"type": "aws-kms-rsa", "key": "kms-rsa", "encryption-algorithm": "RSAES_OAEP_SHA_256"})),
+            "ecdh": test(serde_json::json!({"type": "aws-kms-ecdh", "sender": "kms-ecdh", "recipient": "kms-ecdh", "ecc-curve": "ECC_NIST_P256", "schema": "kms-public-key-discovery"})),
+            "ml-kem": test(serde_json::json!({"type": "aws-kms-ml-kem", "key": "kms-ml-kem"})),
+            "multi": test(serde_json::json!({"type": "multi-keyring", "generator": {"type": "aws-kms-rsa", "key": "kms-rsa", "encryption-algorithm": "RSAES_OAEP_SHA_1"}})),
+            "rsa-without-algorithm": test(serde_json::json!({"type": "aws-kms-rsa", "key": "kms-rsa"})),
+        },
+    });
+    let path = dir.0.join("manifest.json");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let report = decrypt_manifest(&path).await.unwrap();
+    assert_eq!(
+        (report.passed, report.skipped, report.need_aws),
+        (0, 4, 4),
+        "{report}"
+    );
+    assert!(report.to_string().ends_with("(4 need AWS KMS)"), "{report}");
+    assert_eq!(report.failed.len(), 1, "{report}");
+    assert_eq!(report.failed[0].0, "rsa-without-algorithm");
+    assert!(
+        report.failed[0].1.contains("RSAES_OAEP_SHA_256"),
+        "{:?}",
+        report.failed
+    );
+}

@@ -50,6 +50,56 @@ pub(crate) struct Common {
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "NAME", requires = "discovery_account")]
     discovery_partition: Option<String>,
+    /// Raw ECDH: your private key (PEM or DER, PKCS#8 or SEC 1). With --ecdh-public-key, the
+    /// static scheme (encrypt and decrypt); alone, public-key discovery (decrypt only).
+    #[arg(long, value_name = "PATH", requires = "ecdh_curve")]
+    ecdh_private_key: Option<PathBuf>,
+    /// Raw ECDH: the other party's public key (PEM or DER SubjectPublicKeyInfo). Alone, an
+    /// ephemeral sender key per message (encrypt only).
+    #[arg(long, value_name = "PATH", requires = "ecdh_curve")]
+    ecdh_public_key: Option<PathBuf>,
+    /// Raw ECDH curve: p256, p384 or p521.
+    #[arg(long, value_name = "CURVE")]
+    ecdh_curve: Option<String>,
+    /// An AWS KMS RSA key ARN (the AWS KMS RSA keyring, unsigned suites only, e.g. --suite 0478):
+    /// encrypt locally with --rsa-public-key, decrypt with KMS Decrypt. --rsa-padding picks
+    /// oaep-sha1 or oaep-sha256.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "ARN")]
+    kms_rsa_key: Option<String>,
+    /// An AWS KMS ECDH key (key agreement key) ID or ARN, on --ecdh-curve: with --ecdh-public-key
+    /// (the other party's), KmsPrivateKeyToStaticPublicKey (encrypt and decrypt); alone,
+    /// KmsPublicKeyDiscovery (decrypt what was sent to this key).
+    #[cfg(feature = "kms")]
+    #[arg(
+        long,
+        value_name = "ARN",
+        requires = "ecdh_curve",
+        conflicts_with = "ecdh_private_key"
+    )]
+    kms_ecdh_key: Option<String>,
+    /// The public key of --kms-rsa-key in PEM (as KMS GetPublicKey gives it, in PEM).
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "PEM", requires = "kms_rsa_key")]
+    rsa_public_key: Option<PathBuf>,
+    /// An AWS KMS ML-KEM key ARN (the AWS KMS ML-KEM keyring): encapsulate with KMS Encapsulate,
+    /// or locally with --ml-kem-public-key; decrypt with KMS Decapsulate.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "ARN")]
+    kms_ml_kem_key: Option<String>,
+    /// The ML-KEM parameter set of --kms-ml-kem-key: 512, 768 or 1024.
+    #[cfg(feature = "kms")]
+    #[arg(
+        long,
+        value_name = "SET",
+        default_value = "768",
+        requires = "kms_ml_kem_key"
+    )]
+    ml_kem_parameter_set: String,
+    /// The public key of --kms-ml-kem-key, DER SubjectPublicKeyInfo or PEM: encapsulate locally.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "PATH", requires = "kms_ml_kem_key")]
+    ml_kem_public_key: Option<PathBuf>,
     /// A hierarchical keyring's branch key ID, read from the key store that --key-store and
     /// --key-store-kms-key name (the AWS clients as for --kms-key).
     #[cfg(feature = "hierarchy")]
@@ -224,6 +274,8 @@ fn keyring(
         };
         keyrings.extend(crate::kms_keys::keyrings(rt.handle(), &[spec])?);
     }
+    #[cfg(feature = "kms")]
+    keyrings.extend(crate::kms_keyrings::asymmetric(rt, c.kms_asymmetric())?);
     #[cfg(feature = "hierarchy")]
     if let (Some(id), Some(table), Some(arn)) =
         (&c.branch_key_id, &c.key_store, &c.key_store_kms_key)
@@ -268,14 +320,80 @@ fn keyring(
         };
         keyrings.push(Arc::new(k));
     }
+    if let Some(keyring) = ecdh_keyring(c)? {
+        keyrings.push(keyring);
+    }
     match keyrings.len() {
-        0 => bail!("no key given: use --aes-key-file, --rsa-key, --kms-key or --branch-key-id"),
+        0 => bail!(
+            "no key given: use --aes-key-file, --rsa-key, --ecdh-private-key/--ecdh-public-key, \
+             --kms-key, --kms-rsa-key, --kms-ecdh-key, --kms-ml-kem-key or --branch-key-id"
+        ),
         1 => Ok(keyrings.remove(0)),
         _ => {
             let generator = keyrings.remove(0);
             Ok(Arc::new(MultiKeyring::new(Some(generator), keyrings)?))
         }
     }
+}
+
+#[cfg(feature = "kms")]
+impl Common {
+    fn kms_asymmetric(&self) -> crate::kms_keyrings::AsymmetricArgs<'_> {
+        crate::kms_keyrings::AsymmetricArgs {
+            rsa_key: self.kms_rsa_key.as_deref(),
+            rsa_public_key: self.rsa_public_key.as_deref(),
+            rsa_padding: &self.rsa_padding,
+            ml_kem_key: self.kms_ml_kem_key.as_deref(),
+            ml_kem_parameter_set: &self.ml_kem_parameter_set,
+            ml_kem_public_key: self.ml_kem_public_key.as_deref(),
+            ecdh_key: self.kms_ecdh_key.as_deref(),
+            ecdh_public_key: self.ecdh_public_key.as_deref(),
+            ecdh_curve: self.ecdh_curve.as_deref(),
+        }
+    }
+}
+
+/// The raw ECDH keyring of --ecdh-private-key / --ecdh-public-key, its scheme chosen by which
+/// keys are given.
+fn ecdh_keyring(c: &Common) -> anyhow::Result<Option<Arc<dyn Keyring>>> {
+    // With --kms-ecdh-key, --ecdh-public-key is the KMS ECDH keyring's peer (kms_keyrings.rs).
+    #[cfg(feature = "kms")]
+    if c.kms_ecdh_key.is_some() {
+        return Ok(None);
+    }
+    let read = |path: &PathBuf| {
+        std::fs::read(path)
+            .map(Zeroizing::new)
+            .with_context(|| format!("cannot read {}", path.display()))
+    };
+    let (private, public) = match (&c.ecdh_private_key, &c.ecdh_public_key) {
+        (None, None) => return Ok(None),
+        (private, public) => (
+            private.as_ref().map(read).transpose()?,
+            public.as_ref().map(read).transpose()?,
+        ),
+    };
+    let curve: sealbox::EcdhCurve = c
+        .ecdh_curve
+        .as_deref()
+        .ok_or_else(|| anyhow!("--ecdh-curve is required with an ECDH key"))?
+        .parse()?;
+    use sealbox::{RawEcdhKeyring, RawEcdhScheme};
+    let builder = match (&private, &public) {
+        (Some(private), Some(public)) => {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::RawPrivateKeyToStaticPublicKey)
+                .sender_private_key(private)
+                .recipient_public_key(public)
+        }
+        (None, Some(public)) => {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey)
+                .recipient_public_key(public)
+        }
+        (Some(private), None) => RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
+            .recipient_private_key(private),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Arc::new(builder.build()?)))
 }
 
 fn file_stem(path: &Path) -> String {

@@ -37,6 +37,8 @@ mod inspect;
 #[cfg(feature = "hierarchy")]
 mod keystore;
 #[cfg(feature = "kms")]
+mod kms_keyrings;
+#[cfg(feature = "kms")]
 mod kms_keys;
 mod simulate;
 mod vectors;

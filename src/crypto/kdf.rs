@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::backend::kdf::{HmacSha256Key, Prk};
+use super::backend::kdf::{hmac_sha384, HmacSha256Key, Prk};
 use super::AeadKey;
 use crate::error::{ConfigError, Error};
 use crate::suite::{AlgorithmSuite, Kdf};
@@ -43,6 +43,27 @@ pub(crate) fn kdf_ctr_hmac_sha256(
     )
     .map_err(|_| Error::Config(ConfigError::Internal("HMAC-SHA-256 output length")))?;
     Ok(out)
+}
+
+/// The NIST SP 800-108 key derivation function in counter mode with HMAC-SHA-384 as its PRF,
+/// for 512 bits, as the key-agreement keyrings (raw ECDH, AWS KMS ECDH) derive a commitment key
+/// and a wrapping key from a shared secret (the Material Providers Library's `KdfCtr` with
+/// `SHA_384` and an expected length of 64). Two blocks, byte for byte:
+///
+/// ```text
+/// HMAC-SHA384(z, 00 00 00 0i || label || 00 || context || 00 00 02 00)   for i = 1, 2
+/// ```
+///
+/// truncated to 64 bytes. `label` is the fixed info, `context` the 32-byte salt.
+pub(crate) fn kdf_ctr_hmac_sha384(z: &[u8], label: &[u8], context: &[u8]) -> Zeroizing<[u8; 64]> {
+    let mut out = Zeroizing::new([0u8; 64]);
+    let length_bits = 512u32.to_be_bytes();
+    for (i, chunk) in out.chunks_mut(48).enumerate() {
+        let counter = (i as u32 + 1).to_be_bytes();
+        let block = hmac_sha384(z, &[&counter, label, &[0], context, &length_bits]);
+        chunk.copy_from_slice(&block[..chunk.len()]);
+    }
+    out
 }
 
 /// Derive the message's encryption key (and, for committing suites, the commitment) from the data
@@ -121,5 +142,22 @@ mod tests {
         // The salt is the context: another salt, another key.
         let other = kdf_ctr_hmac_sha256(&key, b"aws-kms-hierarchy", &[0u8; 16]).unwrap();
         assert_ne!(*out, *other);
+    }
+    /// Independent of this code: Python's standard library,
+    ///
+    /// ```text
+    /// import hmac, hashlib
+    /// z, label, salt = bytes(range(48)), b"fixed info", bytes(range(200, 232))
+    /// f = lambda i: hmac.new(z, i.to_bytes(4, "big") + label + b"\x00" + salt + (512).to_bytes(4, "big"), hashlib.sha384).digest()
+    /// (f(1) + f(2))[:64].hex()
+    /// ```
+    #[test]
+    fn sp800_108_counter_mode_sha384_matches_python_hmac() {
+        let z: Vec<u8> = (0..48).collect();
+        let salt: Vec<u8> = (200..232).collect();
+        let out = kdf_ctr_hmac_sha384(&z, b"fixed info", &salt);
+        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "1ddea48562441a5f38fb52b7f6a14828e9a9bbfc52d0e8978b1190aa875efbf3e0c1cdc1f08c057e827103b4cf73f66390439a3cdc25dcd0fc9c3799003470de");
+        assert_ne!(*out, *kdf_ctr_hmac_sha384(&z, b"fixed info", &[0u8; 32]));
     }
 }

@@ -16,10 +16,14 @@
 //! * `Hasher`, `SigningKeyInner`, `VerifyingKeyInner`: ECDSA over an incrementally hashed message
 //!   (the signature covers the whole message, which may stream);
 //! * `RsaPublicKey`, `RsaPrivateKey` and their PEM loading, RSA encryption and decryption;
+//! * `ecdh`: ECDH private keys (PKCS#8 / SEC 1 DER, generation), point checks, key agreement on
+//!   P-256, P-384 and P-521; `kdf::hmac_sha384` for the key-agreement KDF;
+//! * `ml_kem` (feature `kms`): ML-KEM encapsulation (aws-lc only) for the AWS KMS ML-KEM keyring;
 //! * `random_bytes` (for keys) and `random_message_id`.
 //!
 //! What is the same for both (key derivation as the message format defines it, base64 of public
-//! keys, the signer and verifier state machines) lives here, above the backends.
+//! keys, the signer and verifier state machines, PEM, EC points and `SubjectPublicKeyInfo`)
+//! lives here, above the backends.
 
 #[cfg(feature = "aws-lc")]
 mod awslc;
@@ -36,14 +40,29 @@ compile_error!(
     "sealbox needs a crypto backend: enable the feature `aws-lc` (default) or `rustcrypto`"
 );
 
+mod ecdh;
 mod kdf;
+#[cfg(feature = "kms")]
+mod ml_kem;
+mod pem;
 mod rsa;
 mod sign;
 
 pub(crate) use backend::aead::AeadKey;
 pub(crate) use backend::kdf::HmacSha256Key;
 pub(crate) use backend::{random_bytes, random_message_id};
-pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256};
+pub use ecdh::EcdhCurve;
+pub(crate) use ecdh::{EcPrivateKey, EcPublicKey};
+// The AWS KMS ECDH keyring's (`DeriveSharedSecret` answers one).
+#[allow(unused_imports)]
+pub(crate) use ecdh::SharedSecret;
+pub(crate) use kdf::{derive_keys, kdf_ctr_hmac_sha256, kdf_ctr_hmac_sha384};
+#[cfg(feature = "kms")]
+pub use ml_kem::MlKemParameterSet;
+#[cfg(feature = "kms")]
+pub(crate) use ml_kem::{ml_kem_public_key_from_der, ml_kem_wrapping_key, MlKemPublicKey};
+#[cfg(feature = "kms")]
+pub(crate) use rsa::modulus_bits as rsa_modulus_bits;
 pub use rsa::RsaPadding;
 pub(crate) use rsa::{
     decrypt as rsa_decrypt, encrypt as rsa_encrypt, private_key_from_pem, public_from_private,

@@ -48,6 +48,13 @@ pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
     imp::public_from_private(key)
 }
 
+/// The bit length of the key's modulus (2048 for an RSA-2048 key).
+// For the AWS KMS RSA keyring (feature `kms`).
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
+pub(crate) fn modulus_bits(key: &RsaPublicKey) -> usize {
+    imp::modulus_bits(key)
+}
+
 pub(crate) fn encrypt(
     key: &RsaPublicKey,
     padding: RsaPadding,

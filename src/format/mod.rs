@@ -5,6 +5,7 @@
 mod body;
 mod context;
 mod header;
+mod ml_kem;
 
 pub(crate) use body::{final_frame_prefix, frame_iv, regular_frame_prefix, FrameAads};
 pub use body::{BodyParser, Frame, FrameKind};
@@ -14,6 +15,10 @@ pub(crate) use header::write_header_body;
 pub use header::{
     parse_header, serialize_header_body, ContentType, EncryptedDataKey, HeaderAuth, HeaderLimits,
     MessageHeader, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
+};
+pub use ml_kem::{
+    ml_kem_fixed_info, ml_kem_provider_info, parse_ml_kem_provider_info, split_ml_kem_ciphertext,
+    MlKemEdkCiphertext, ML_KEM_EDK_VERSION, ML_KEM_SALT_LEN, ML_KEM_TAG_LEN,
 };
 
 use crate::error::{Error, Limit};

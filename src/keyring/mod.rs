@@ -3,6 +3,7 @@
 //! A keyring is small on purpose (compare age's `Recipient` and `Identity`): wrap a data key,
 //! unwrap one of a message's encrypted data keys. Keyrings know nothing of caching.
 
+pub(crate) mod ecdh;
 pub(crate) mod hierarchy;
 #[cfg(feature = "kms")]
 pub(crate) mod kms;
@@ -10,6 +11,7 @@ mod multi;
 mod raw_aes;
 mod raw_rsa;
 
+pub use ecdh::{RawEcdhKeyring, RawEcdhKeyringBuilder, RawEcdhScheme};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::RawRsaKeyring;

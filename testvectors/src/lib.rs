@@ -28,6 +28,9 @@ pub struct Report {
     pub failed: Vec<(String, String)>,
     /// Tests that need a key or materials manager this runner does not build.
     pub skipped: usize,
+    /// Of the skipped tests, those whose keyring needs AWS KMS itself (`aws-kms`, `aws-kms-rsa`,
+    /// `aws-kms-ecdh`, `aws-kms-ml-kem`, ...): an AWS account and the vectors' keys.
+    pub need_aws: usize,
 }
 
 impl Report {
@@ -46,7 +49,11 @@ impl std::fmt::Display for Report {
             self.passed,
             self.failed.len(),
             self.skipped
-        )
+        )?;
+        if self.need_aws > 0 {
+            write!(f, " ({} need AWS KMS)", self.need_aws)?;
+        }
+        Ok(())
     }
 }
 
@@ -58,8 +65,8 @@ use anyhow::{anyhow, bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use sealbox::{
-    BranchKeyMaterials, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring,
-    RsaPadding, StaticBranchKeyStore,
+    BranchKeyMaterials, EcdhCurve, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring,
+    RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring, RsaPadding, StaticBranchKeyStore,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -84,6 +91,14 @@ pub(crate) enum Material {
         branch_key: Zeroizing<[u8; 32]>,
         beacon_key: Option<Zeroizing<[u8; 32]>>,
     },
+    /// An `ecc-private` key (`algorithm` `ecdh`): the sender's and the recipient's PEM private
+    /// keys (PKCS#8) and the recipient's public key (DER `SubjectPublicKeyInfo`), for `raw-ecdh`
+    /// key descriptions.
+    Ecc {
+        sender_private: Zeroizing<String>,
+        recipient_private: Zeroizing<String>,
+        recipient_public: Vec<u8>,
+    },
     /// A key type sealbox does not handle here (aws-kms, ...): tests that need it are skipped.
     Unsupported(String),
 }
@@ -99,6 +114,48 @@ impl std::fmt::Display for Skip {
 }
 
 impl std::error::Error for Skip {}
+
+/// A test whose keyring calls AWS KMS (an account, the vectors' keys): skipped here, and counted
+/// in [`Report::need_aws`].
+#[derive(Debug)]
+pub(crate) struct NeedsAws(pub(crate) String);
+
+impl std::fmt::Display for NeedsAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped, needs AWS KMS: {}", self.0)
+    }
+}
+
+impl std::error::Error for NeedsAws {}
+
+/// The key description and keys-manifest types whose keyrings call AWS KMS: the symmetric KMS
+/// keyrings and the asymmetric ones (RSA, ECDH, ML-KEM).
+pub(crate) fn needs_aws(ty: &str) -> bool {
+    matches!(
+        ty,
+        "aws-kms"
+            | "aws-kms-mrk-aware"
+            | "aws-kms-mrk-aware-discovery"
+            | "aws-kms-rsa"
+            | "aws-kms-ecdh"
+            | "aws-kms-ml-kem"
+    )
+}
+
+/// Record a test that could not run: [`Skip`] and [`NeedsAws`] are skips; anything else is
+/// not (the caller reports it as a failure).
+pub(crate) fn count_skip(report: &mut Report, e: &anyhow::Error) -> bool {
+    if e.is::<NeedsAws>() {
+        report.skipped += 1;
+        report.need_aws += 1;
+        true
+    } else if e.is::<Skip>() {
+        report.skipped += 1;
+        true
+    } else {
+        false
+    }
+}
 
 pub(crate) fn read_json(path: &Path) -> anyhow::Result<Value> {
     let text =
@@ -144,6 +201,7 @@ pub(crate) fn load_keys(path: &Path) -> anyhow::Result<HashMap<String, Key>> {
         };
         let material = match (ty, k["algorithm"].as_str().unwrap_or_default()) {
             ("static-branch-key", _) => static_branch_key(name, k)?,
+            ("ecc-private", "ecdh") => ecc_key(name, k)?,
             ("symmetric", "aes") => Material::Aes(Zeroizing::new(
                 B64.decode(material_text.trim())
                     .with_context(|| format!("key {name}: bad base64"))?,
@@ -190,6 +248,37 @@ fn static_branch_key(name: &str, k: &Value) -> anyhow::Result<Material> {
         branch_key: key_32(name, "branchKey", &k["branchKey"])?,
         beacon_key,
     })
+}
+
+/// A keys-manifest entry of type `ecc-private`: `sender-material` and `recipient-material`
+/// (PEM) and `recipient-material-public-key` (base64 DER; `sender-material-public-key`, the
+/// sender's, is not needed: the keyring derives it).
+fn ecc_key(name: &str, k: &Value) -> anyhow::Result<Material> {
+    let text = |field: &str| {
+        k[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("key {name}: no {field}"))
+    };
+    let der = |field: &str| -> anyhow::Result<Vec<u8>> {
+        B64.decode(text(field)?.trim())
+            .with_context(|| format!("key {name}: {field} is not base64"))
+    };
+    Ok(Material::Ecc {
+        sender_private: Zeroizing::new(text("sender-material")?),
+        recipient_private: Zeroizing::new(text("recipient-material")?),
+        recipient_public: der("recipient-material-public-key")?,
+    })
+}
+
+/// `ecc-256`, `ecc-384`, `ecc-521` (the test vectors' curve names).
+fn ecc_curve(kd: &Value) -> anyhow::Result<EcdhCurve> {
+    match kd["ecc-curve"].as_str() {
+        Some("ecc-256") => Ok(EcdhCurve::P256),
+        Some("ecc-384") => Ok(EcdhCurve::P384),
+        Some("ecc-521") => Ok(EcdhCurve::P521),
+        other => bail!("unknown ecc-curve {other:?}"),
+    }
 }
 
 fn padding(mk: &Value) -> anyhow::Result<RsaPadding> {
@@ -255,13 +344,20 @@ impl KeyringFactory {
             return Ok(k.clone());
         }
         let ty = mk["type"].as_str().unwrap_or_default();
-        if ty == "aws-kms-hierarchy" {
-            let keyring = self.hierarchy(mk)?;
+        if ty == "aws-kms-hierarchy" || ty == "raw-ecdh" {
+            let keyring = if ty == "raw-ecdh" {
+                self.raw_ecdh(mk)?
+            } else {
+                self.hierarchy(mk)?
+            };
             self.cache
                 .lock()
                 .map_err(|_| anyhow!("poisoned"))?
                 .insert(cache_key, keyring.clone());
             return Ok(keyring);
+        }
+        if needs_aws(ty) {
+            return Err(NeedsAws(format!("key type {ty:?}")).into());
         }
         if ty != "raw" {
             return Err(Skip(format!("key type {ty:?}")).into());
@@ -290,6 +386,9 @@ impl KeyringFactory {
             (Material::RsaPublic(pem), Some("rsa")) => Arc::new(
                 RawRsaKeyring::new(namespace, key_name, padding(mk)?)?.with_public_key_pem(pem)?,
             ),
+            (Material::Unsupported(what), _) if needs_aws(what.split(' ').next().unwrap_or("")) => {
+                return Err(NeedsAws(format!("key type {what:?}")).into())
+            }
             (Material::Unsupported(what), _) => {
                 return Err(Skip(format!("key type {what:?}")).into())
             }
@@ -300,6 +399,46 @@ impl KeyringFactory {
             .map_err(|_| anyhow!("poisoned"))?
             .insert(cache_key, keyring.clone());
         Ok(keyring)
+    }
+
+    /// A `raw-ecdh` key description: `schema` `static` (the `sender` key's sender private key
+    /// and recipient public key), `ephemeral` (the `recipient` key's public key) or `discovery`
+    /// (the `recipient` key's private key), on `ecc-curve`.
+    fn raw_ecdh(&self, kd: &Value) -> anyhow::Result<Arc<dyn Keyring>> {
+        let curve = ecc_curve(kd)?;
+        let schema = kd["schema"].as_str().unwrap_or_default();
+        let role = if schema == "static" {
+            "sender"
+        } else {
+            "recipient"
+        };
+        let name = kd[role]
+            .as_str()
+            .ok_or_else(|| anyhow!("raw-ecdh description without a {role} key"))?;
+        let Material::Ecc {
+            sender_private,
+            recipient_private,
+            recipient_public,
+            ..
+        } = &self.key(name)?.material
+        else {
+            bail!("key {name:?} is not an ecc-private key");
+        };
+        let keyring = match schema {
+            "static" => {
+                RawEcdhKeyring::builder(curve, RawEcdhScheme::RawPrivateKeyToStaticPublicKey)
+                    .sender_private_key(sender_private.as_bytes())
+                    .recipient_public_key(recipient_public)
+            }
+            "ephemeral" => {
+                RawEcdhKeyring::builder(curve, RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey)
+                    .recipient_public_key(recipient_public)
+            }
+            "discovery" => RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
+                .recipient_private_key(recipient_private.as_bytes()),
+            other => bail!("unknown raw-ecdh schema {other:?}"),
+        };
+        Ok(Arc::new(keyring.build()?))
     }
 
     /// An `aws-kms-hierarchy` key description: a hierarchical keyring for the named

@@ -128,6 +128,18 @@ impl Module {
     }
 }
 
+/// HMAC-SHA-384 of the concatenation of `parts` under `key` (the PRF of the key-agreement
+/// keyrings' SP 800-108 KDF). aws-lc wipes its copy of the key when it frees it.
+pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> zeroize::Zeroizing<[u8; 48]> {
+    let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA384, key));
+    for part in parts {
+        ctx.update(part);
+    }
+    let mut out = zeroize::Zeroizing::new([0u8; 48]);
+    out.copy_from_slice(ctx.sign().as_ref());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

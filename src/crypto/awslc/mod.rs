@@ -2,7 +2,10 @@
 //! lives in aws-lc's memory, which aws-lc wipes when it frees it.
 
 pub(super) mod aead;
+pub(super) mod ecdh;
 pub(super) mod kdf;
+#[cfg(feature = "kms")]
+pub(super) mod ml_kem;
 mod pem;
 pub(super) mod rsa;
 pub(super) mod sign;

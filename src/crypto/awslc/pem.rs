@@ -1,30 +1,9 @@
-//! PEM armour and the DER wrappers that turn PKCS#1 RSA keys into the PKCS#8 and
-//! SubjectPublicKeyInfo forms aws-lc loads.
+//! The DER wrappers that turn PKCS#1 RSA keys into the PKCS#8 and SubjectPublicKeyInfo forms
+//! aws-lc loads (the PEM decoder itself is `crypto/pem.rs`, shared with the other backend).
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use zeroize::Zeroizing;
 
-/// The DER inside the first PEM block of `pem`, and the block's label.
-pub(super) fn decode(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), String> {
-    let begin = pem.find("-----BEGIN ").ok_or("no -----BEGIN line")?;
-    let rest = &pem[begin + 11..];
-    let label_end = rest.find("-----").ok_or("malformed BEGIN line")?;
-    let label = &rest[..label_end];
-    let body = &rest[label_end + 5..];
-    let end_line = format!("-----END {label}-----");
-    let end = body.find(&end_line).ok_or("no matching -----END line")?;
-    let b64: Zeroizing<String> = Zeroizing::new(
-        body[..end]
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect(),
-    );
-    let der = B64
-        .decode(b64.as_bytes())
-        .map_err(|_| "invalid base64 in the PEM body")?;
-    Ok((label.to_owned(), Zeroizing::new(der)))
-}
+pub(super) use crate::crypto::pem::decode;
 
 /// `AlgorithmIdentifier { rsaEncryption, NULL }`.
 const RSA_ALGORITHM_ID: [u8; 15] = [
@@ -82,16 +61,5 @@ mod tests {
         put_len(&mut out, 0x80);
         put_len(&mut out, 0x1234);
         assert_eq!(out, [5, 0x81, 0x80, 0x82, 0x12, 0x34]);
-    }
-
-    #[test]
-    fn pem_labels_and_errors() {
-        let (label, der) =
-            decode("junk\n-----BEGIN X Y-----\nAAEC\nAw==\n-----END X Y-----\n").unwrap();
-        assert_eq!(label, "X Y");
-        assert_eq!(&der[..], &[0, 1, 2, 3]);
-        assert!(decode("-----BEGIN A-----\nAAEC\n-----END B-----").is_err());
-        assert!(decode("-----BEGIN A-----\n!!!!\n-----END A-----").is_err());
-        assert!(decode("no pem").is_err());
     }
 }

@@ -38,6 +38,12 @@ pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
     key.public_key()
 }
 
+// For the AWS KMS RSA keyring (feature `kms`).
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
+pub(crate) fn modulus_bits(key: &RsaPublicKey) -> usize {
+    key.key_size_bits()
+}
+
 fn oaep(padding: RsaPadding) -> Option<&'static OaepAlgorithm> {
     match padding {
         RsaPadding::Pkcs1 => None,

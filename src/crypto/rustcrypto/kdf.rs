@@ -61,3 +61,16 @@ impl HmacSha256Key {
         Ok(())
     }
 }
+/// HMAC-SHA-384 of the concatenation of `parts` under `key` (the PRF of the key-agreement
+/// keyrings' SP 800-108 KDF).
+pub(crate) fn hmac_sha384(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 48]> {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail.
+    #[allow(clippy::expect_used)]
+    let mut mac = <Hmac<Sha384> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    let mut out = Zeroizing::new([0u8; 48]);
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    out
+}

@@ -2,7 +2,10 @@
 //! and carry-less multiplication are detected at run time.
 
 pub(super) mod aead;
+pub(super) mod ecdh;
 pub(super) mod kdf;
+#[cfg(feature = "kms")]
+pub(super) mod ml_kem;
 pub(super) mod rsa;
 pub(super) mod sign;
 

@@ -25,6 +25,13 @@ pub(crate) fn public_from_private(key: &RsaPrivateKey) -> RsaPublicKey {
     key.to_public_key()
 }
 
+// For the AWS KMS RSA keyring (feature `kms`).
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
+pub(crate) fn modulus_bits(key: &RsaPublicKey) -> usize {
+    use rsa::traits::PublicKeyParts;
+    key.n().bits()
+}
+
 pub(crate) fn encrypt(
     key: &RsaPublicKey,
     padding: RsaPadding,

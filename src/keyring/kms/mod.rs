@@ -11,6 +11,9 @@
 //! | [`KmsMrkKeyring`] | with its key ARN | EDKs of that key or of any replica of it |
 //! | [`KmsDiscoveryKeyring`] | no | any KMS EDK it has a client for, optionally filtered |
 //! | [`KmsMrkDiscoveryKeyring`] | no | any KMS EDK, multi-Region keys through the local replica |
+//! | [`KmsRsaKeyring`] | locally, with the RSA public key | KMS `Decrypt` of its RSA key |
+//! | [`KmsEcdhKeyring`] | KMS `DeriveSharedSecret` with a peer's public key | the same, or (discovery) from any sender |
+//! | [`KmsMlKemKeyring`] | KMS `Encapsulate`, or locally with the public key | KMS `Decapsulate` |
 //!
 //! Every call is an ordinary `aws_sdk_kms` future: nothing blocks the runtime. Keyrings take an
 //! [`aws_sdk_kms::Client`] that you build the usual way (`aws_config::load_defaults`), so the
@@ -21,10 +24,16 @@
 
 mod client;
 mod discovery;
+mod ecdh;
+mod ml_kem;
+mod rsa;
 mod strict;
 
 pub use client::{KmsClientSupplier, RegionalClients};
 pub use discovery::{DiscoveryFilter, KmsDiscoveryKeyring, KmsMrkDiscoveryKeyring};
+pub use ecdh::{KmsEcdhKeyring, KmsEcdhKeyringBuilder};
+pub use ml_kem::{KmsMlKemKeyring, ML_KEM_PROVIDER_ID};
+pub use rsa::{KmsRsaAlgorithm, KmsRsaKeyring, RSA_PROVIDER_ID};
 pub use strict::{KmsKeyring, KmsMrkKeyring};
 
 use std::collections::HashMap;

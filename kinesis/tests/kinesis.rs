@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+#[path = "../../tests/moto_support/mod.rs"]
 mod moto_support;
 
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use moto_support::LocalMoto;
-use sealbox::kinesis::{
+use sealbox::{CachingCmm, EncryptionContext, RawAesKeyring};
+use sealbox_kinesis::{
     DecryptingConsumer, EncryptingProducer, KinesisError, MAX_BYTES_PER_REQUEST,
 };
-use sealbox::{CachingCmm, EncryptionContext, RawAesKeyring};
 use zeroize::Zeroizing;
 
 fn endpoint() -> &'static str {

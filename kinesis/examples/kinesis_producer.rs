@@ -2,7 +2,7 @@
 //! many master-key calls the caching materials manager left.
 //!
 //! ```text
-//! cargo run --release --features kinesis --example kinesis_producer -- [--stream NAME]
+//! cargo run --release -p sealbox-kinesis --example kinesis_producer -- [--stream NAME]
 //!     [--records N] [--record-size BYTES] [--batch N] [--shards N] [--max-messages M]
 //!     [--key-arn ARN | --create-key]
 //! ```
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_kms::error::BoxError;
-use sealbox::kinesis::{DecryptingConsumer, EncryptingProducer};
 use sealbox::{CachingCmm, EncryptionContext, Keyring, KmsKeyring, RawAesKeyring};
+use sealbox_kinesis::{DecryptingConsumer, EncryptingProducer};
 use zeroize::Zeroizing;
 
 /// Counts the requests the KMS client sends, by operation.

@@ -1,401 +1,769 @@
-//! The encrypting producer.
+//! The encrypting producer: its configuration, the one-call [`EncryptingProducer::put_records`],
+//! and how one batch of user records becomes Kinesis records and `PutRecords` requests.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use sealbox::{Client, EncryptionContext, MaterialsManager};
 
-use crate::error::{
-    service, KinesisError, MAX_BYTES_PER_REQUEST, MAX_PARTITION_KEY_CHARS, MAX_RECORDS_PER_REQUEST,
-    MAX_RECORD_BYTES,
-};
+use crate::aggregate::Aggregator;
+use crate::buffered::{BufferOptions, BufferedProducer};
+use crate::engine::{Engine, Pending, Verdict};
+use crate::error::{classify, KinesisError, RequestFailure};
+use crate::shards::{hash_key, ShardMap};
+use crate::{with_stream, Limits, Placement, StreamRef, UserRecord};
 
-/// The outcome of [`EncryptingProducer::put_records`].
-#[derive(Clone, Debug, Default)]
+/// A record's outcome: where it was written, or the error that ended it.
+pub type Outcome = Result<Placement, KinesisError>;
+
+/// Whether and how user records are packed into KPL aggregated records (see the crate docs for
+/// the trade-offs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Aggregation {
+    /// One Kinesis record per user record.
+    #[default]
+    None,
+    /// Encrypt each user record, then aggregate the ESDK messages.
+    EncryptThenAggregate,
+    /// Aggregate the plaintexts, then encrypt each aggregated record as one ESDK message.
+    AggregateThenEncrypt,
+}
+
+/// When a record that the service refused is sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// The most attempts per record (default 10).
+    pub max_attempts: u32,
+    /// The first backoff (default 100 ms); it doubles with each attempt, jittered (half fixed,
+    /// half random) so that throttled producers do not retry in step.
+    pub initial_backoff: Duration,
+    /// The longest backoff (default 5 s).
+    pub max_backoff: Duration,
+    /// How long a record may take from `put` to its outcome (default 30 s, the KPL's): past it,
+    /// it ends in [`KinesisError::Expired`] instead of being sent again.
+    pub record_ttl: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            record_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Set the most attempts per record (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Set the first and the longest backoff.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// Set the record time to live.
+    pub fn record_ttl(mut self, ttl: Duration) -> Self {
+        self.record_ttl = ttl;
+        self
+    }
+
+    /// The backoff before attempt `attempts + 1`.
+    pub(crate) fn delay(&self, attempts: u32) -> Duration {
+        let cap = self
+            .initial_backoff
+            .saturating_mul(1 << attempts.saturating_sub(1).min(16))
+            .min(self.max_backoff);
+        let half = cap / 2;
+        let jitter = rand::random::<f64>();
+        half + half.mul_f64(jitter)
+    }
+}
+
+/// The outcome of [`EncryptingProducer::put_records`]: one per record, in input order.
+#[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct PutSummary {
-    /// Records written.
-    pub records: usize,
-    /// Their plaintext bytes.
-    pub plaintext_bytes: u64,
-    /// Their encrypted bytes, as stored in the stream.
-    pub ciphertext_bytes: u64,
+    /// Each record's outcome, in input order.
+    pub outcomes: Vec<Outcome>,
     /// `PutRecords` requests made, retries included.
-    pub requests: usize,
-    /// Records the service rejected once and that were sent again.
-    pub retried: usize,
-    /// Records still rejected after every attempt, with the service's error code and message.
-    pub failed: Vec<FailedRecord>,
-    /// The shard and sequence number of each input record that was written, in input order
-    /// (`None` for failed ones).
-    pub placements: Vec<Option<(String, String)>>,
+    pub requests: u64,
+    /// Attempts that were refused and sent again.
+    pub retried: u64,
 }
 
-/// A record that the service rejected on every attempt.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct FailedRecord {
-    /// Its position in the input.
-    pub index: usize,
-    /// The service's error code, e.g. `ProvisionedThroughputExceededException`.
-    pub error_code: String,
-    /// The service's message.
-    pub error_message: String,
+impl PutSummary {
+    /// Whether every record was written.
+    pub fn all_written(&self) -> bool {
+        self.outcomes.iter().all(Result::is_ok)
+    }
+
+    /// The records that were not (or may not have been) written, with their input positions.
+    pub fn failed(&self) -> impl Iterator<Item = (usize, &KinesisError)> {
+        self.outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.as_ref().err().map(|e| (i, e)))
+    }
 }
 
-/// Counters of a producer over its lifetime.
+/// Counters of a producer over its lifetime (shared by its clones and its buffered form).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProducerStats {
-    /// Records written.
+    /// User records written.
     pub records: u64,
-    /// Plaintext bytes of the records written.
+    /// Kinesis records written (fewer than `records` with aggregation).
+    pub kinesis_records: u64,
+    /// Plaintext bytes of the user records written.
     pub plaintext_bytes: u64,
-    /// Encrypted bytes of the records written.
-    pub ciphertext_bytes: u64,
-    /// `PutRecord` and `PutRecords` requests made.
+    /// Bytes of the Kinesis records written: data (encrypted, aggregated) plus partition keys,
+    /// what the service bills and the shard's write limit counts.
+    pub wire_bytes: u64,
+    /// `PutRecords` requests made.
     pub requests: u64,
-    /// The most records one request carried.
+    /// User-record attempts refused and sent again.
+    pub retried: u64,
+    /// User records that ended in an error (including indeterminate ones).
+    pub failed: u64,
+    /// The most Kinesis records one request carried.
     pub max_records_per_request: u64,
     /// The most bytes (data plus partition keys) one request carried.
     pub max_bytes_per_request: u64,
 }
 
 #[derive(Default)]
-struct ProducerCounters {
+pub(crate) struct Counters {
     records: AtomicU64,
+    kinesis_records: AtomicU64,
     plaintext_bytes: AtomicU64,
-    ciphertext_bytes: AtomicU64,
+    wire_bytes: AtomicU64,
     requests: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) failed: AtomicU64,
     max_records_per_request: AtomicU64,
     max_bytes_per_request: AtomicU64,
 }
 
+pub(crate) fn stats(c: &Counters) -> ProducerStats {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    ProducerStats {
+        records: get(&c.records),
+        kinesis_records: get(&c.kinesis_records),
+        plaintext_bytes: get(&c.plaintext_bytes),
+        wire_bytes: get(&c.wire_bytes),
+        requests: get(&c.requests),
+        retried: get(&c.retried),
+        failed: get(&c.failed),
+        max_records_per_request: get(&c.max_records_per_request),
+        max_bytes_per_request: get(&c.max_bytes_per_request),
+    }
+}
+
+/// What the producer is configured with; shared with its background task.
+pub(crate) struct Config {
+    pub(crate) kinesis: aws_sdk_kinesis::Client,
+    pub(crate) stream: StreamRef,
+    pub(crate) cmm: Arc<dyn MaterialsManager>,
+    pub(crate) client: Client,
+    pub(crate) context: EncryptionContext,
+    pub(crate) limits: Limits,
+    pub(crate) aggregation: Aggregation,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_in_flight: usize,
+    pub(crate) counters: Arc<Counters>,
+}
+
 /// Encrypts records and writes them to a stream. Cheap to clone; share one per stream.
+///
+/// Without buffering, [`put_records`](Self::put_records) sends what it is given at once; for the
+/// KPL's buffering, batching by time and background retries, turn it into a
+/// [`BufferedProducer`] with [`buffered`](Self::buffered).
 #[derive(Clone)]
 pub struct EncryptingProducer {
-    kinesis: aws_sdk_kinesis::Client,
-    stream: String,
-    cmm: Arc<dyn MaterialsManager>,
-    client: Client,
-    context: EncryptionContext,
-    max_attempts: u32,
-    backoff: Duration,
-    counters: Arc<ProducerCounters>,
+    config: Config,
+}
+
+impl Clone for Config {
+    fn clone(&self) -> Self {
+        Config {
+            kinesis: self.kinesis.clone(),
+            stream: self.stream.clone(),
+            cmm: self.cmm.clone(),
+            client: self.client.clone(),
+            context: self.context.clone(),
+            limits: self.limits,
+            aggregation: self.aggregation,
+            retry: self.retry,
+            max_in_flight: self.max_in_flight,
+            counters: self.counters.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for EncryptingProducer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
         f.debug_struct("EncryptingProducer")
-            .field("stream", &self.stream)
-            .field("cmm", &self.cmm)
-            .field("context", &self.context)
+            .field("stream", &c.stream)
+            .field("cmm", &c.cmm)
+            .field("context", &c.context)
+            .field("limits", &c.limits)
+            .field("aggregation", &c.aggregation)
+            .field("retry", &c.retry)
             .finish_non_exhaustive()
     }
 }
 
-/// One record ready to send.
-struct Encrypted {
-    index: usize,
-    partition_key: String,
-    data: Vec<u8>,
-}
-
-impl Encrypted {
-    fn size(&self) -> usize {
-        self.data.len() + self.partition_key.len()
-    }
-}
-
 impl EncryptingProducer {
-    /// A producer for the stream named `stream`, encrypting under materials from `cmm` with the
-    /// default [`Client`] and an empty encryption context.
+    /// A producer for `stream` (a name, or [`StreamRef::arn`]), encrypting under materials from
+    /// `cmm` with the default [`Client`] and an empty encryption context.
     pub fn new(
         kinesis: aws_sdk_kinesis::Client,
-        stream: impl Into<String>,
+        stream: impl Into<StreamRef>,
         cmm: impl MaterialsManager + 'static,
     ) -> Self {
         EncryptingProducer {
-            kinesis,
-            stream: stream.into(),
-            cmm: Arc::new(cmm),
-            client: Client::new(),
-            context: EncryptionContext::new(),
-            max_attempts: 5,
-            backoff: Duration::from_millis(100),
-            counters: Arc::default(),
+            config: Config {
+                kinesis,
+                stream: stream.into(),
+                cmm: Arc::new(cmm),
+                client: Client::new(),
+                context: EncryptionContext::new(),
+                limits: Limits::default(),
+                aggregation: Aggregation::None,
+                retry: RetryPolicy::default(),
+                max_in_flight: 4,
+                counters: Arc::default(),
+            },
         }
     }
 
     /// The client that encrypts (suite, frame length, commitment policy).
     pub fn with_client(mut self, client: Client) -> Self {
-        self.client = client;
+        self.config.client = client;
         self
     }
 
     /// The encryption context of every record. It selects the cache entry, so records that share
     /// a context share data keys; keep it to a few distinct values per producer.
     pub fn with_encryption_context(mut self, context: EncryptionContext) -> Self {
-        self.context = context;
+        self.config.context = context;
         self
     }
 
-    /// How often a record the service rejects within a `PutRecords` batch is sent at most
-    /// (default 5), and the first backoff between attempts, doubled each time (default 100 ms).
-    pub fn with_retries(mut self, max_attempts: u32, backoff: Duration) -> Self {
-        self.max_attempts = max_attempts.max(1);
-        self.backoff = backoff;
+    /// The size limits (default: the service's).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
         self
     }
 
-    /// The stream's name.
-    pub fn stream(&self) -> &str {
-        &self.stream
+    /// Aggregation (default: none).
+    pub fn with_aggregation(mut self, aggregation: Aggregation) -> Self {
+        self.config.aggregation = aggregation;
+        self
+    }
+
+    /// When refused records are sent again.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.config.retry = retry;
+        self
+    }
+
+    /// The most batches (each one or more `PutRecords` requests) in flight at once (default 4).
+    pub fn with_max_in_flight(mut self, batches: usize) -> Self {
+        self.config.max_in_flight = batches.max(1);
+        self
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &StreamRef {
+        &self.config.stream
     }
 
     /// The producer's counters.
     pub fn stats(&self) -> ProducerStats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ProducerStats {
-            records: get(&c.records),
-            plaintext_bytes: get(&c.plaintext_bytes),
-            ciphertext_bytes: get(&c.ciphertext_bytes),
-            requests: get(&c.requests),
-            max_records_per_request: get(&c.max_records_per_request),
-            max_bytes_per_request: get(&c.max_bytes_per_request),
-        }
+        stats(&self.config.counters)
     }
 
-    async fn encrypt(
-        &self,
-        index: usize,
-        partition_key: String,
-        data: &[u8],
-    ) -> Result<Encrypted, KinesisError> {
-        let chars = partition_key.chars().count();
-        if chars == 0 || chars > MAX_PARTITION_KEY_CHARS {
-            return Err(KinesisError::PartitionKey { index, chars });
-        }
-        let data = self
-            .client
-            .encrypt(self.cmm.as_ref(), data, &self.context)
-            .await
-            .map_err(|source| KinesisError::Encrypt { index, source })?;
-        let record = Encrypted {
-            index,
-            partition_key,
-            data,
-        };
-        if record.size() > MAX_RECORD_BYTES {
-            return Err(KinesisError::RecordTooLarge {
-                index,
-                size: record.size(),
-            });
-        }
-        Ok(record)
+    /// A buffered producer on this configuration, with its background task spawned on the
+    /// current tokio runtime (so call it from within one).
+    pub fn buffered(self, options: BufferOptions) -> BufferedProducer {
+        BufferedProducer::spawn(self.config, options)
     }
 
-    fn count_request(&self, records: usize, bytes: usize) {
-        let c = &self.counters;
-        c.requests.fetch_add(1, Ordering::Relaxed);
-        c.max_records_per_request
-            .fetch_max(records as u64, Ordering::Relaxed);
-        c.max_bytes_per_request
-            .fetch_max(bytes as u64, Ordering::Relaxed);
+    /// Encrypt and write one record; see [`put_records`](Self::put_records).
+    pub async fn put_record(&self, record: impl Into<UserRecord>) -> Outcome {
+        let mut summary = self.put_records([record.into()]).await;
+        summary
+            .outcomes
+            .pop()
+            .unwrap_or(Err(KinesisError::Shutdown))
     }
 
-    fn count_written(&self, plaintext: u64, ciphertext: u64) {
-        let c = &self.counters;
-        c.records.fetch_add(1, Ordering::Relaxed);
-        c.plaintext_bytes.fetch_add(plaintext, Ordering::Relaxed);
-        c.ciphertext_bytes.fetch_add(ciphertext, Ordering::Relaxed);
-    }
-
-    /// Encrypt one record and write it with `PutRecord`. Returns its shard ID and sequence
-    /// number.
-    pub async fn put_record(
-        &self,
-        partition_key: impl Into<String>,
-        data: &[u8],
-    ) -> Result<(String, String), KinesisError> {
-        let record = self.encrypt(0, partition_key.into(), data).await?;
-        self.count_request(1, record.size());
-        let ciphertext = record.data.len() as u64;
-        let out = self
-            .kinesis
-            .put_record()
-            .stream_name(&self.stream)
-            .partition_key(record.partition_key)
-            .data(Blob::new(record.data))
-            .send()
-            .await
-            .map_err(service("PutRecord"))?;
-        self.count_written(data.len() as u64, ciphertext);
-        Ok((out.shard_id().to_owned(), out.sequence_number().to_owned()))
-    }
-
-    /// Encrypt every record, then write them with as few `PutRecords` requests as the limits
-    /// allow. Every record is encrypted before anything is sent, so an encryption error or an
-    /// oversized record sends nothing. Records the service rejects are sent again with backoff;
-    /// those still rejected at the end are in [`PutSummary::failed`].
-    pub async fn put_records<I, K, D>(&self, records: I) -> Result<PutSummary, KinesisError>
+    /// Encrypt and write records now, in as few `PutRecords` requests as the limits allow, up to
+    /// [`with_max_in_flight`](Self::with_max_in_flight) at once, sending refused ones again
+    /// under the retry policy. Returns every record's outcome, in input order; it never fails as
+    /// a whole. Records may be written out of input order (retries, concurrent requests); the
+    /// buffered producer can keep each partition key's order.
+    pub async fn put_records<I>(&self, records: I) -> PutSummary
     where
-        I: IntoIterator<Item = (K, D)>,
-        K: Into<String>,
-        D: AsRef<[u8]>,
+        I: IntoIterator,
+        I::Item: Into<UserRecord>,
     {
-        let mut pending = Vec::new();
-        let mut plaintext_sizes = Vec::new();
-        for (index, (key, data)) in records.into_iter().enumerate() {
-            let data = data.as_ref();
-            plaintext_sizes.push(data.len() as u64);
-            pending.push(self.encrypt(index, key.into(), data).await?);
+        let before = self.stats();
+        let options = BufferOptions::default().max_buffered_time(Duration::ZERO);
+        let mut engine = Engine::new(Arc::new(self.config.clone()), options);
+        let mut n = 0;
+        for record in records {
+            engine.enqueue_slot(record.into(), n);
+            n += 1;
         }
-        let mut summary = PutSummary {
-            placements: vec![None; pending.len()],
-            ..PutSummary::default()
+        engine.run_to_completion().await;
+        let after = self.stats();
+        PutSummary {
+            outcomes: engine.take_slots(n),
+            requests: after.requests - before.requests,
+            retried: after.retried - before.retried,
+        }
+    }
+}
+
+/// One Kinesis record to send, and the user records (their positions in the batch) it carries.
+struct Entry {
+    partition_key: String,
+    explicit_hash_key: Option<String>,
+    data: Vec<u8>,
+    members: Vec<usize>,
+    aggregated: bool,
+    plaintext_bytes: u64,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        self.data.len() + self.partition_key.len()
+    }
+}
+
+/// The plaintext an aggregate may hold before it is encrypted, so that the ESDK message stays
+/// within `max_record_bytes`: room for a header (the wrapped data keys, the signature key), the
+/// signature and each frame's IV, tag and sequence number (32 bytes per 4,096).
+fn aggregate_budget(limits: &Limits, partition_key: &str) -> usize {
+    let room = limits
+        .max_record_bytes
+        .saturating_sub(partition_key.len() + 8 * 1024);
+    room / 4128 * 4096
+}
+
+async fn encrypt(config: &Config, plaintext: &[u8]) -> Result<Vec<u8>, KinesisError> {
+    config
+        .client
+        .encrypt(config.cmm.as_ref(), plaintext, &config.context)
+        .await
+        .map_err(|source| KinesisError::Encrypt {
+            source: Arc::new(source),
+        })
+}
+
+/// Group positions by the shard their records go to (by partition key where the map does not
+/// know), keeping the input order within each group and the groups in order of first record.
+fn group_by_shard<'a>(
+    records: impl Iterator<Item = (usize, &'a UserRecord)>,
+    map: &ShardMap,
+) -> Vec<Vec<usize>> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, r) in records {
+        let hash = hash_key(&r.partition_key, r.explicit_hash_key.as_deref());
+        let key = match map.shard_of(hash) {
+            Some(shard) => format!("s:{shard}"),
+            None => format!("k:{}", r.partition_key),
         };
-        let mut attempt = 0;
-        let mut last_errors: Vec<(usize, String, String)> = Vec::new();
-        while !pending.is_empty() {
-            if attempt > 0 {
-                let wait = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
-                tokio::time::sleep(wait).await;
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
+}
+
+/// Aggregate `items` (position, partition key, explicit hash key, data) in order into entries of
+/// at most `budget(first key)` bytes each; a group of one is sent as it is, not aggregated.
+fn pack<F>(items: Vec<(usize, &UserRecord, Vec<u8>)>, budget: F) -> Vec<(Vec<usize>, Vec<u8>, bool)>
+where
+    F: Fn(&str) -> usize,
+{
+    let mut out = Vec::new();
+    let mut agg = Aggregator::new();
+    let mut members: Vec<usize> = Vec::new();
+    let mut single: Option<Vec<u8>> = None;
+    let mut limit = 0;
+    let close = |agg: &mut Aggregator,
+                 members: &mut Vec<usize>,
+                 single: &mut Option<Vec<u8>>,
+                 out: &mut Vec<(Vec<usize>, Vec<u8>, bool)>| {
+        let m = std::mem::take(members);
+        let a = std::mem::take(agg);
+        if m.len() == 1 {
+            if let Some(data) = single.take() {
+                out.push((m, data, false));
             }
-            attempt += 1;
-            let mut rejected = Vec::new();
-            last_errors.clear();
-            for batch in batches(pending) {
-                let bytes: usize = batch.iter().map(Encrypted::size).sum();
-                self.count_request(batch.len(), bytes);
-                summary.requests += 1;
-                let entries = batch
-                    .iter()
-                    .map(|r| {
-                        PutRecordsRequestEntry::builder()
-                            .partition_key(r.partition_key.clone())
-                            .data(Blob::new(r.data.clone()))
-                            .build()
-                            .map_err(service("PutRecords"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let out = self
-                    .kinesis
-                    .put_records()
-                    .stream_name(&self.stream)
-                    .set_records(Some(entries))
-                    .send()
-                    .await
-                    .map_err(service("PutRecords"))?;
-                let results = out.records();
-                for (i, record) in batch.into_iter().enumerate() {
-                    match results.get(i) {
-                        Some(r) if r.error_code().is_none() => {
-                            self.count_written(
-                                plaintext_sizes[record.index],
-                                record.data.len() as u64,
-                            );
-                            summary.records += 1;
-                            summary.plaintext_bytes += plaintext_sizes[record.index];
-                            summary.ciphertext_bytes += record.data.len() as u64;
-                            summary.placements[record.index] = Some((
-                                r.shard_id().unwrap_or_default().to_owned(),
-                                r.sequence_number().unwrap_or_default().to_owned(),
-                            ));
+        } else if !m.is_empty() {
+            out.push((m, a.finish(), true));
+        }
+        *single = None;
+    };
+    for (i, r, data) in items {
+        let key = r.partition_key.as_str();
+        let hash = r.explicit_hash_key.as_deref();
+        if !agg.is_empty() && agg.size_with(key, hash, data.len()) > limit {
+            close(&mut agg, &mut members, &mut single, &mut out);
+        }
+        if agg.is_empty() {
+            limit = budget(key);
+            single = Some(data.clone());
+        }
+        agg.push(key, hash, &data);
+        members.push(i);
+    }
+    close(&mut agg, &mut members, &mut single, &mut out);
+    out
+}
+
+/// Turn a batch into Kinesis records (encrypting, aggregating), send them in `PutRecords`
+/// requests within the limits, and say what became of each user record.
+pub(crate) async fn send_batch(
+    config: Arc<Config>,
+    map: Arc<ShardMap>,
+    mut batch: Vec<Pending>,
+) -> Vec<(Pending, Verdict)> {
+    for p in &mut batch {
+        p.attempts += 1;
+    }
+    let mut verdicts: Vec<Option<Verdict>> = (0..batch.len()).map(|_| None).collect();
+    let limits = config.limits;
+    let mut entries: Vec<Entry> = Vec::new();
+    let records = || batch.iter().map(|p| &p.record).enumerate();
+    match config.aggregation {
+        Aggregation::None => {
+            for (i, r) in records() {
+                match encrypt(&config, &r.data).await {
+                    Ok(data) => entries.push(Entry {
+                        partition_key: r.partition_key.clone(),
+                        explicit_hash_key: r.explicit_hash_key.clone(),
+                        data,
+                        members: vec![i],
+                        aggregated: false,
+                        plaintext_bytes: r.data.len() as u64,
+                    }),
+                    Err(e) => verdicts[i] = Some(Verdict::Done(Err(e))),
+                }
+            }
+        }
+        Aggregation::EncryptThenAggregate => {
+            for group in group_by_shard(records(), &map) {
+                let mut items = Vec::new();
+                for i in group {
+                    let r = &batch[i].record;
+                    match encrypt(&config, &r.data).await {
+                        Ok(data) => items.push((i, r, data)),
+                        Err(e) => verdicts[i] = Some(Verdict::Done(Err(e))),
+                    }
+                }
+                let budget = |key: &str| limits.max_record_bytes.saturating_sub(key.len());
+                for (members, data, aggregated) in pack(items, budget) {
+                    let first = &batch[members[0]].record;
+                    entries.push(Entry {
+                        partition_key: first.partition_key.clone(),
+                        explicit_hash_key: first.explicit_hash_key.clone(),
+                        plaintext_bytes: members
+                            .iter()
+                            .map(|&m| batch[m].record.data.len() as u64)
+                            .sum(),
+                        data,
+                        members,
+                        aggregated,
+                    });
+                }
+            }
+        }
+        Aggregation::AggregateThenEncrypt => {
+            for group in group_by_shard(records(), &map) {
+                let items = group
+                    .into_iter()
+                    .map(|i| (i, &batch[i].record, batch[i].record.data.clone()))
+                    .collect();
+                let budget = |key: &str| aggregate_budget(&limits, key);
+                for (members, plaintext, aggregated) in pack(items, budget) {
+                    match encrypt(&config, &plaintext).await {
+                        Ok(data) => {
+                            let first = &batch[members[0]].record;
+                            entries.push(Entry {
+                                partition_key: first.partition_key.clone(),
+                                explicit_hash_key: first.explicit_hash_key.clone(),
+                                plaintext_bytes: members
+                                    .iter()
+                                    .map(|&m| batch[m].record.data.len() as u64)
+                                    .sum(),
+                                data,
+                                members,
+                                aggregated,
+                            })
                         }
-                        result => {
-                            let (code, message) = result.map_or(
-                                ("MissingResult".to_owned(), "no result entry".to_owned()),
-                                |r| {
-                                    (
-                                        r.error_code().unwrap_or_default().to_owned(),
-                                        r.error_message().unwrap_or_default().to_owned(),
-                                    )
-                                },
-                            );
-                            last_errors.push((record.index, code, message));
-                            rejected.push(record);
+                        Err(e) => {
+                            for m in members {
+                                verdicts[m] = Some(Verdict::Done(Err(e.clone())));
+                            }
                         }
                     }
                 }
             }
-            if !rejected.is_empty() && attempt < self.max_attempts {
-                summary.retried += rejected.len();
-                tracing::debug!(
-                    records = rejected.len(),
-                    attempt,
-                    "Kinesis rejected records; sending them again"
-                );
-                pending = rejected;
-            } else {
-                break;
-            }
         }
-        summary.failed = last_errors
-            .into_iter()
-            .map(|(index, error_code, error_message)| FailedRecord {
-                index,
-                error_code,
-                error_message,
-            })
-            .collect();
-        Ok(summary)
     }
+    // Records over the limit once encrypted are not sent.
+    entries.retain(|e| {
+        if e.size() <= limits.max_record_bytes {
+            return true;
+        }
+        for &m in &e.members {
+            verdicts[m] = Some(Verdict::Done(Err(KinesisError::RecordTooLarge {
+                size: e.size(),
+                limit: limits.max_record_bytes,
+            })));
+        }
+        false
+    });
+    for request in requests(entries, &limits) {
+        send_request(&config, &batch, request, &mut verdicts).await;
+    }
+    batch
+        .into_iter()
+        .zip(verdicts)
+        .map(|(p, v)| {
+            let v = v.unwrap_or(Verdict::Done(Err(KinesisError::Shutdown)));
+            (p, v)
+        })
+        .collect()
 }
 
-/// Split records, in order, into batches within the `PutRecords` limits. Every record is at most
-/// [`MAX_RECORD_BYTES`], so each fits in a batch of its own.
-fn batches(records: Vec<Encrypted>) -> Vec<Vec<Encrypted>> {
+/// Split entries, in order, into requests within the limits. Every entry is within the record
+/// limit, so each fits in a request of its own.
+fn requests(entries: Vec<Entry>, limits: &Limits) -> Vec<Vec<Entry>> {
     let mut out = Vec::new();
-    let mut batch: Vec<Encrypted> = Vec::new();
+    let mut request: Vec<Entry> = Vec::new();
     let mut bytes = 0;
-    for r in records {
-        if !batch.is_empty()
-            && (batch.len() == MAX_RECORDS_PER_REQUEST || bytes + r.size() > MAX_BYTES_PER_REQUEST)
+    for e in entries {
+        if !request.is_empty()
+            && (request.len() >= limits.max_request_records
+                || bytes + e.size() > limits.max_request_bytes)
         {
-            out.push(std::mem::take(&mut batch));
+            out.push(std::mem::take(&mut request));
             bytes = 0;
         }
-        bytes += r.size();
-        batch.push(r);
+        bytes += e.size();
+        request.push(e);
     }
-    if !batch.is_empty() {
-        out.push(batch);
+    if !request.is_empty() {
+        out.push(request);
     }
     out
+}
+
+async fn send_request(
+    config: &Config,
+    batch: &[Pending],
+    request: Vec<Entry>,
+    verdicts: &mut [Option<Verdict>],
+) {
+    let c = &config.counters;
+    let bytes: usize = request.iter().map(Entry::size).sum();
+    c.requests.fetch_add(1, Ordering::Relaxed);
+    c.max_records_per_request
+        .fetch_max(request.len() as u64, Ordering::Relaxed);
+    c.max_bytes_per_request
+        .fetch_max(bytes as u64, Ordering::Relaxed);
+    let mut sdk_entries = Vec::with_capacity(request.len());
+    for e in &request {
+        let built = PutRecordsRequestEntry::builder()
+            .partition_key(e.partition_key.clone())
+            .set_explicit_hash_key(e.explicit_hash_key.clone())
+            .data(Blob::new(e.data.clone()))
+            .build();
+        match built {
+            Ok(entry) => sdk_entries.push(entry),
+            Err(err) => {
+                let err = KinesisError::Service {
+                    operation: "PutRecords",
+                    message: err.to_string(),
+                    source: Arc::new(err),
+                };
+                for e in &request {
+                    for &m in &e.members {
+                        verdicts[m] = Some(Verdict::Done(Err(err.clone())));
+                    }
+                }
+                return;
+            }
+        }
+    }
+    // The producer retries itself, knowing what each failure means for the records; the SDK's
+    // retries would resend a request whose answer was lost, writing its records twice.
+    let sent = with_stream!(config.kinesis.put_records(), &config.stream)
+        .set_records(Some(sdk_entries))
+        .customize()
+        .config_override(
+            aws_sdk_kinesis::config::Builder::default().retry_config(RetryConfig::disabled()),
+        )
+        .send()
+        .await;
+    let out = match sent {
+        Ok(out) => out,
+        Err(e) => {
+            let verdict = |failure: &RequestFailure| match failure {
+                RequestFailure::Retry { code, message } => Verdict::Retry {
+                    code: code.clone(),
+                    message: message.clone(),
+                },
+                RequestFailure::Final(e) | RequestFailure::Unknown(e) => {
+                    Verdict::Done(Err(e.clone()))
+                }
+            };
+            let failure = classify("PutRecords", e);
+            for e in &request {
+                for &m in &e.members {
+                    verdicts[m] = Some(verdict(&failure));
+                }
+            }
+            return;
+        }
+    };
+    let results = out.records();
+    for (i, e) in request.iter().enumerate() {
+        match results.get(i) {
+            Some(r) if r.error_code().is_none() => {
+                c.kinesis_records.fetch_add(1, Ordering::Relaxed);
+                c.wire_bytes.fetch_add(e.size() as u64, Ordering::Relaxed);
+                c.records
+                    .fetch_add(e.members.len() as u64, Ordering::Relaxed);
+                c.plaintext_bytes
+                    .fetch_add(e.plaintext_bytes, Ordering::Relaxed);
+                for (j, &m) in e.members.iter().enumerate() {
+                    verdicts[m] = Some(Verdict::Done(Ok(Placement {
+                        shard_id: r.shard_id().unwrap_or_default().to_owned(),
+                        sequence_number: r.sequence_number().unwrap_or_default().to_owned(),
+                        sub_sequence_number: e.aggregated.then_some(j as u64),
+                        attempts: batch[m].attempts,
+                    })));
+                }
+            }
+            Some(r) => {
+                for &m in &e.members {
+                    verdicts[m] = Some(Verdict::Retry {
+                        code: r.error_code().unwrap_or_default().to_owned(),
+                        message: r.error_message().unwrap_or_default().to_owned(),
+                    });
+                }
+            }
+            // An answer without a result for this entry: as if it had been lost.
+            None => {
+                for &m in &e.members {
+                    verdicts[m] = Some(Verdict::Done(Err(KinesisError::Indeterminate {
+                        operation: "PutRecords",
+                        message: "the response has no result for this record".into(),
+                    })));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn record(index: usize, data_len: usize) -> Encrypted {
-        Encrypted {
-            index,
+    fn entry(data_len: usize) -> Entry {
+        Entry {
             partition_key: "k".into(),
+            explicit_hash_key: None,
             data: vec![0; data_len],
+            members: vec![0],
+            aggregated: false,
+            plaintext_bytes: 0,
         }
     }
 
     #[test]
-    fn batches_keep_order_and_respect_count_and_byte_limits() {
-        let many: Vec<Encrypted> = (0..1201).map(|i| record(i, 10)).collect();
-        let b = batches(many);
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [500, 500, 201]);
-        assert_eq!(b[1][0].index, 500);
+    fn requests_keep_order_and_respect_count_and_byte_limits() {
+        let limits = Limits::default();
+        let many: Vec<Entry> = (0..1201).map(|_| entry(10)).collect();
+        let r = requests(many, &limits);
+        assert_eq!(r.iter().map(Vec::len).collect::<Vec<_>>(), [500, 500, 201]);
 
         // 1 MiB - 1 of data plus a 1-byte key: five fit in 5 MiB, a sixth does not.
-        let big: Vec<Encrypted> = (0..11).map(|i| record(i, MAX_RECORD_BYTES - 1)).collect();
-        let b = batches(big);
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 1]);
-        for batch in &b {
-            assert!(batch.iter().map(Encrypted::size).sum::<usize>() <= MAX_BYTES_PER_REQUEST);
+        let big: Vec<Entry> = (0..11)
+            .map(|_| entry(limits.max_record_bytes - 1))
+            .collect();
+        let r = requests(big, &limits);
+        assert_eq!(r.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 1]);
+        for request in &r {
+            assert!(request.iter().map(Entry::size).sum::<usize>() <= limits.max_request_bytes);
         }
-        assert!(batches(Vec::new()).is_empty());
+        assert!(requests(Vec::new(), &limits).is_empty());
+        let small = Limits::default().max_request_records(3);
+        let r = requests((0..7).map(|_| entry(1)).collect(), &small);
+        assert_eq!(r.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    }
+
+    #[test]
+    fn pack_fills_aggregates_to_the_budget_and_sends_singles_plain() {
+        let records: Vec<UserRecord> = (0..10)
+            .map(|i| UserRecord::new(format!("k{i}"), vec![1u8; 100]))
+            .collect();
+        let items = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r, r.data.clone()))
+            .collect();
+        let packed = pack(items, |_| 350);
+        // About 110 bytes per record: three fit in 350, the last one is alone.
+        let sizes: Vec<usize> = packed.iter().map(|(m, _, _)| m.len()).collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
+        for (members, data, aggregated) in &packed {
+            assert!(data.len() <= 350);
+            assert_eq!(*aggregated, members.len() > 1);
+        }
+        assert_eq!(packed[3].1, vec![1u8; 100]);
+        let all: Vec<usize> = packed.iter().flat_map(|(m, _, _)| m.clone()).collect();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn backoff_doubles_within_its_cap_with_jitter() {
+        let p = RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+        for attempts in 1..20 {
+            let d = p.delay(attempts);
+            let cap = Duration::from_millis(100 * (1 << (attempts - 1).min(16)))
+                .min(Duration::from_secs(1));
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "{attempts}: {d:?} outside {cap:?}"
+            );
+        }
     }
 }

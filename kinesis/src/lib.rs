@@ -33,7 +33,7 @@
 //!
 //! let consumer = DecryptingConsumer::new(kinesis, "orders", cmm);
 //! for shard in consumer.shard_ids().await? {
-//!     let read = consumer.read_shard(&shard, StartingPosition::TrimHorizon).await?;
+//!     let read = consumer.read_shard(&shard, StartingPosition::TrimHorizon).await;
 //!     for record in read.records {
 //!         match record {
 //!             Ok(r) => println!("{}: {} bytes", r.partition_key, r.plaintext.len()),

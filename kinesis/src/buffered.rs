@@ -28,9 +28,9 @@ pub struct BufferOptions {
     /// The most plaintext bytes (data plus partition keys) in one batch (default 5 MiB).
     pub max_batch_bytes: usize,
     /// Keep each partition key's records in put order in the stream (default off). It costs
-    /// throughput per key: a key has at most one record in flight (one aggregated record with
-    /// aggregation), so a hot key is written at one record per round trip plus any backoff;
-    /// other keys are not held up.
+    /// throughput per key: a key has at most one user record in flight, with or without
+    /// aggregation, so a hot key is written at one record per round trip plus any backoff; other
+    /// keys are not held up.
     pub ordered: bool,
 }
 

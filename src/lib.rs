@@ -65,8 +65,10 @@
 //! * `hierarchy`: `DynamoDbKeyStore`, the Hierarchical keyring's branch key store, on
 //!   `aws-sdk-dynamodb` (implies `kms`). The keyring itself ([`HierarchicalKeyring`]) needs no
 //!   feature.
-//! * `kinesis`: an encrypting Kinesis producer and a decrypting consumer (`sealbox::kinesis`), on
-//!   `aws-sdk-kinesis`.
+//!
+//! Encrypted Amazon Kinesis records (an encrypting producer with KPL-style buffering and
+//! aggregation, and a decrypting consumer) are the crate `sealbox-kinesis`, in the repository's
+//! `kinesis/` folder, so that this crate carries no Kinesis dependency.
 //!
 //! One of `aws-lc` and `rustcrypto` must be enabled. Both backends pass the same tests, test
 //! vectors and interoperability runs; [`crypto_backend`] says which one a build uses.
@@ -129,15 +131,11 @@ mod error;
 #[doc(hidden)]
 pub mod format;
 mod keyring;
-#[cfg(feature = "kinesis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kinesis")))]
-pub mod kinesis;
 mod materials;
 mod stream;
 mod suite;
 
-// One path per public item: everything users name is re-exported here from a private module
-// (`kinesis`, an integration on its way to a crate of its own, is the one public module).
+// One path per public item: everything users name is re-exported here from a private module.
 /// The attribute [`Keyring`], [`MaterialsManager`] and [`MaterialsCache`] implementations are
 /// written with, re-exported so that implementing them needs no dependency of your own.
 pub use async_trait::async_trait;
@@ -191,10 +189,9 @@ pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 
 /// The Rust examples of the README and of the guides in `docs/`, compiled (and run, where not
 /// `no_run`) as doctests, so that they stay true to the API.
-#[cfg(all(doctest, feature = "kms", feature = "kinesis"))]
+#[cfg(all(doctest, feature = "kms"))]
 #[doc = include_str!("../README.md")]
 #[doc = include_str!("../docs/caching.md")]
 #[doc = include_str!("../docs/kms.md")]
 #[doc = include_str!("../docs/streaming.md")]
-#[doc = include_str!("../docs/kinesis.md")]
 pub struct ReadmeDoctests;

@@ -1,5 +1,5 @@
 //! A local `moto_server` for the tests that talk to AWS services (`tests/kms.rs`,
-//! `tests/kinesis.rs`), on a free loopback port.
+//! `kinesis/tests/`), on a free loopback port.
 //!
 //! The server comes from `SEALBOX_MOTO_SERVER` or `.venv/bin/moto_server` (run `scripts/test`
 //! once to create the venv). Without one the tests fail: they never pass by skipping.
@@ -37,7 +37,16 @@ pub(crate) fn start(endpoint_var: &str, service: &str) -> LocalMoto {
     }
     let moto = std::env::var_os("SEALBOX_MOTO_SERVER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
+        .unwrap_or_else(|| {
+            // The repository's venv: this crate's folder, or the workspace root above a member
+            // crate (sealbox-kinesis shares this file).
+            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let own = here.join(".venv/bin/moto_server");
+            match here.parent() {
+                Some(root) if !own.exists() => root.join(".venv/bin/moto_server"),
+                _ => own,
+            }
+        });
     assert!(
         moto.exists(),
         "no local {service} for these tests: {} does not exist. Run scripts/test once (it \

@@ -191,4 +191,5 @@ pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 #[doc = include_str!("../docs/kms.md")]
 #[doc = include_str!("../docs/streaming.md")]
 #[doc = include_str!("../docs/kinesis.md")]
+#[doc = include_str!("../docs/keyrings.md")]
 pub struct ReadmeDoctests;

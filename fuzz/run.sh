@@ -15,7 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")"
-TARGETS=(header context decrypt stream_decrypt roundtrip ml_kem_edk)
+TARGETS=(header context decrypt stream_decrypt roundtrip ml_kem_edk ecdh_edk)
 export RUSTC_BOOTSTRAP=1
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -24,6 +24,7 @@ max_len() {
     case $1 in
     context) echo 8192 ;;
     roundtrip) echo 4096 ;;
+    ecdh_edk) echo 1024 ;;
     *) echo 16384 ;;
     esac
 }

@@ -194,4 +194,5 @@ pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 #[doc = include_str!("../docs/caching.md")]
 #[doc = include_str!("../docs/kms.md")]
 #[doc = include_str!("../docs/streaming.md")]
+#[doc = include_str!("../docs/keyrings.md")]
 pub struct ReadmeDoctests;

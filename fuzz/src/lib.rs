@@ -5,7 +5,10 @@
 
 use std::sync::OnceLock;
 
-use sealbox::{AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, Error};
+use sealbox::{
+    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EcdhCurve, Error, RawEcdhKeyring,
+    RawEcdhScheme,
+};
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -52,4 +55,33 @@ pub fn stream_decrypt(
     step: usize,
 ) -> (Vec<u8>, Result<(), Error>) {
     runtime().block_on(common::stream_decrypt(client, cmm(), message, step))
+}
+
+/// Raw ECDH keyrings on the test keys in `tests/data`: discovery on P-256 and P-384, and the
+/// static scheme on P-256 (the P-256 key talking to itself), for the `ecdh_edk` target.
+pub fn ecdh_keyrings() -> &'static [RawEcdhKeyring] {
+    static KEYRINGS: OnceLock<Vec<RawEcdhKeyring>> = OnceLock::new();
+    KEYRINGS.get_or_init(|| {
+        let p256 = include_bytes!("../../tests/data/ecdh-p256-private.pem");
+        let p256_public = include_bytes!("../../tests/data/ecdh-p256-public.pem");
+        let p384 = include_bytes!("../../tests/data/ecdh-p384-private.pem");
+        let discovery = |curve, key: &[u8]| {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
+                .recipient_private_key(key)
+                .build()
+                .expect("test key")
+        };
+        vec![
+            discovery(EcdhCurve::P256, p256),
+            discovery(EcdhCurve::P384, p384),
+            RawEcdhKeyring::builder(
+                EcdhCurve::P256,
+                RawEcdhScheme::RawPrivateKeyToStaticPublicKey,
+            )
+            .sender_private_key(p256)
+            .recipient_public_key(p256_public)
+            .build()
+            .expect("test key"),
+        ]
+    })
 }

@@ -37,8 +37,7 @@ use crate::suite::AlgorithmSuite;
 
 /// The provider ID of the raw ECDH keyring's EDKs.
 pub(crate) const RAW_ECDH_PROVIDER_ID: &str = "raw-ecdh";
-/// The provider ID of the AWS KMS ECDH keyring's EDKs.
-#[cfg_attr(not(feature = "kms"), allow(dead_code))]
+/// The provider ID of the AWS KMS ECDH keyring's EDKs (which a raw ECDH keyring also reads).
 pub(crate) const KMS_ECDH_PROVIDER_ID: &str = "aws-kms-ecdh";
 /// The version byte of both keyrings' provider info, also bound into the fixed info.
 pub(crate) const KEYRING_VERSION: u8 = 0x01;

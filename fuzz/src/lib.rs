@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use sealbox::{
-    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EcdhCurve, Error, RawEcdhKeyring,
-    RawEcdhScheme,
+    AlgorithmSuite, Client, CommitmentPolicy, DefaultCmm, EcdhCurve, EncryptedDataKey,
+    EncryptionContext, Error, Keyring, RawEcdhKeyring, RawEcdhScheme,
 };
 
 #[path = "../../tests/common/mod.rs"]
@@ -57,31 +57,52 @@ pub fn stream_decrypt(
     runtime().block_on(common::stream_decrypt(client, cmm(), message, step))
 }
 
-/// Raw ECDH keyrings on the test keys in `tests/data`: discovery on P-256 and P-384, and the
-/// static scheme on P-256 (the P-256 key talking to itself), for the `ecdh_edk` target.
-pub fn ecdh_keyrings() -> &'static [RawEcdhKeyring] {
-    static KEYRINGS: OnceLock<Vec<RawEcdhKeyring>> = OnceLock::new();
-    KEYRINGS.get_or_init(|| {
+/// The suite of the `ecdh_edk` target's valid EDKs.
+pub const ECDH_SUITE: AlgorithmSuite = AlgorithmSuite::Aes256GcmHkdfSha512Commit;
+
+/// The `ecdh_edk` target's cases: a raw ECDH keyring on the test keys in `tests/data`
+/// (discovery on P-256 and P-384, the static scheme on P-256) and a valid EDK for it, wrapped at
+/// start-up under [`ECDH_SUITE`] and an empty context, for the target to mutate.
+pub fn ecdh_cases() -> &'static [(RawEcdhKeyring, EncryptedDataKey)] {
+    static CASES: OnceLock<Vec<(RawEcdhKeyring, EncryptedDataKey)>> = OnceLock::new();
+    CASES.get_or_init(|| {
         let p256 = include_bytes!("../../tests/data/ecdh-p256-private.pem");
         let p256_public = include_bytes!("../../tests/data/ecdh-p256-public.pem");
         let p384 = include_bytes!("../../tests/data/ecdh-p384-private.pem");
+        let p384_public = include_bytes!("../../tests/data/ecdh-p384-public.pem");
         let discovery = |curve, key: &[u8]| {
             RawEcdhKeyring::builder(curve, RawEcdhScheme::PublicKeyDiscovery)
                 .recipient_private_key(key)
                 .build()
                 .expect("test key")
         };
+        let ephemeral = |curve, key: &[u8]| {
+            RawEcdhKeyring::builder(curve, RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey)
+                .recipient_public_key(key)
+                .build()
+                .expect("test key")
+        };
+        let fixed = RawEcdhKeyring::builder(
+            EcdhCurve::P256,
+            RawEcdhScheme::RawPrivateKeyToStaticPublicKey,
+        )
+        .sender_private_key(p256)
+        .recipient_public_key(p256_public)
+        .build()
+        .expect("test key");
+        let wrap = |keyring: &RawEcdhKeyring| {
+            let (_, mut edks) = runtime()
+                .block_on(keyring.generate_data_key(ECDH_SUITE, &EncryptionContext::new()))
+                .expect("wraps");
+            edks.remove(0)
+        };
+        let edk256 = wrap(&ephemeral(EcdhCurve::P256, p256_public));
+        let edk384 = wrap(&ephemeral(EcdhCurve::P384, p384_public));
+        let edk_fixed = wrap(&fixed);
         vec![
-            discovery(EcdhCurve::P256, p256),
-            discovery(EcdhCurve::P384, p384),
-            RawEcdhKeyring::builder(
-                EcdhCurve::P256,
-                RawEcdhScheme::RawPrivateKeyToStaticPublicKey,
-            )
-            .sender_private_key(p256)
-            .recipient_public_key(p256_public)
-            .build()
-            .expect("test key"),
+            (discovery(EcdhCurve::P256, p256), edk256),
+            (discovery(EcdhCurve::P384, p384), edk384),
+            (fixed, edk_fixed),
         ]
     })
 }

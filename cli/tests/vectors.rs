@@ -19,9 +19,11 @@ fn sealbox(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `N passed, N failed, N skipped`, maybe followed by ` (N need AWS KMS)`.
 fn summary(stdout: &str) -> (usize, usize, usize) {
     let last = stdout.lines().last().unwrap_or_default();
-    let n: Vec<usize> = last
+    let counts = last.split(" (").next().unwrap_or_default();
+    let n: Vec<usize> = counts
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|s| s.parse().ok())
         .collect();

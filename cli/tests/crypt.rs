@@ -1,14 +1,10 @@
 //! `sealbox encrypt`, `decrypt` and `inspect` on files: round trip, wrong keys, tampering.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn sealbox(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sealbox"))
-        .args(args)
-        .output()
-        .expect("run sealbox")
-}
+mod common;
+use common::{sealbox, Dir};
 
 /// Run sealbox and fail the test, with its stderr, unless it succeeds.
 fn sealbox_ok(args: &[&str]) -> Output {
@@ -19,26 +15,6 @@ fn sealbox_ok(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("sealbox-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, f: &str) -> String {
-        self.0.join(f).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

@@ -2,35 +2,10 @@
 //! released before verification with `--buffer` or a file, bounded reads in `inspect`.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn sealbox(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sealbox"))
-        .args(args)
-        .output()
-        .expect("run sealbox")
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("sealbox-safety-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, f: &str) -> String {
-        self.0.join(f).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{sealbox, Dir};
 
 /// `sealbox inspect` on an endless standard input reads at most the header limit (1 MiB), fails,
 /// and leaves the rest unread.

@@ -144,6 +144,72 @@ fn failed_decrypt_leaves_no_output_file() {
     );
 }
 
+/// A failed encryption leaves nothing either: a new destination (written in place, since
+/// ciphertext releases nothing) is removed, and an older file of that name keeps its contents.
+#[test]
+fn failed_encrypt_leaves_no_output_file() {
+    let d = Dir::new("noenc");
+    let key = write_key(&d);
+    // Base64 that breaks after 64 KiB: the failure comes while the output is being written.
+    let mut bad = "QUJD".repeat(1 << 14);
+    bad.push_str("!!!!");
+    std::fs::write(d.path("in.b64"), bad).unwrap();
+    std::fs::write(d.path("old"), b"keep me").unwrap();
+    for dest in ["new", "old"] {
+        let out = sealbox(&[
+            "encrypt",
+            "-i",
+            &d.path("in.b64"),
+            "-o",
+            &d.path(dest),
+            "--aes-key-file",
+            &key,
+            "--base64-input",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(d.path("old")).unwrap(), b"keep me");
+    let names: Vec<String> = std::fs::read_dir(&d.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("new") || n.contains("partial")),
+        "{names:?}"
+    );
+    // The same input, valid, goes through the in-place path and decrypts.
+    std::fs::write(d.path("ok.b64"), "QUJD".repeat(1 << 14)).unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        &d.path("ok.b64"),
+        "-o",
+        &d.path("new"),
+        "--aes-key-file",
+        &key,
+        "--base64-input",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sealbox(&["decrypt", "-i", &d.path("new"), "--aes-key-file", &key]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, "ABC".repeat(1 << 14).as_bytes());
+}
+
 /// In a directory run, the file that fails leaves nothing, the others decrypt, the exit is 1.
 #[test]
 fn directory_run_with_one_bad_file() {

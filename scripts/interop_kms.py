@@ -2,7 +2,8 @@
 """KMS interop with the real Python AWS Encryption SDK (aws-encryption-sdk 4.x), against a local KMS.
 
 Usage:
-    interop_kms.py create-key [--multi-region]          print the ARN of a new symmetric key
+    interop_kms.py create-key [--multi-region] [--region R] [--alias alias/NAME]
+                                                         print the ARN of a new symmetric key
     interop_kms.py encrypt DIR --key-arn ARN [--count N]  write DIR/NNN.ct and DIR/NNN.pt
     interop_kms.py decrypt DIR --key-arn ARN              decrypt every DIR/*.ct, compare with .pt
 
@@ -52,10 +53,12 @@ def context(index: str) -> dict:
     return {"purpose": PURPOSE, "index": index}
 
 
-def create_key(multi_region: bool) -> None:
+def create_key(multi_region: bool, region: str | None, alias: str | None) -> None:
     endpoint = require_loopback_endpoint()
-    kms = boto3.client("kms", endpoint_url=endpoint)
+    kms = boto3.client("kms", endpoint_url=endpoint, region_name=region)
     meta = kms.create_key(Description="sealbox interop", MultiRegion=multi_region)["KeyMetadata"]
+    if alias:
+        kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
     print(meta["Arn"])
 
 
@@ -131,6 +134,8 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("create-key")
     p.add_argument("--multi-region", action="store_true")
+    p.add_argument("--region", help="default: the configured region")
+    p.add_argument("--alias", help="an alias to create for the key, alias/NAME")
     for name in ("encrypt", "decrypt"):
         p = sub.add_parser(name)
         p.add_argument("dir", type=Path)
@@ -139,7 +144,7 @@ def main() -> int:
             p.add_argument("--count", type=int, default=20)
     args = parser.parse_args()
     if args.command == "create-key":
-        create_key(args.multi_region)
+        create_key(args.multi_region, args.region, args.alias)
         return 0
     if args.command == "encrypt":
         encrypt(args.dir, args.key_arn, args.count)

@@ -38,6 +38,16 @@ pub(crate) struct Common {
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "ARN")]
     kms_key: Vec<String>,
+    /// The AWS region of every AWS client this command makes (--kms-key keys given by ID or
+    /// alias, --discovery, the asymmetric KMS keys, the key store); a key ARN names its own.
+    /// Default: the AWS configuration's.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "REGION")]
+    aws_region: Option<String>,
+    /// A named profile of the AWS configuration files, for every AWS client of this command.
+    #[cfg(feature = "kms")]
+    #[arg(long, value_name = "NAME")]
+    aws_profile: Option<String>,
     /// Decrypt: with whatever KMS key a message names (multi-Region aware, in the configured
     /// region), limited by --discovery-account.
     #[cfg(feature = "kms")]
@@ -271,7 +281,8 @@ fn keyring(
             discovery: c.discovery,
             accounts: c.discovery_account.clone(),
             partition: c.discovery_partition.clone(),
-            ..Default::default()
+            region: c.aws_region.clone(),
+            profile: c.aws_profile.clone(),
         };
         keyrings.extend(crate::kms_keys::keyrings(rt.handle(), &[spec])?);
     }
@@ -285,6 +296,8 @@ fn keyring(
             key_store: table.clone(),
             key_store_kms_key: arn.clone(),
             logical_key_store_name: c.logical_key_store_name.clone(),
+            aws_region: c.aws_region.clone(),
+            aws_profile: c.aws_profile.clone(),
         }))?;
         // One process, one message: the TTL only bounds how long the branch key is held.
         let keyring = sealbox::HierarchicalKeyring::builder(Arc::new(store))
@@ -350,6 +363,8 @@ impl Common {
             ecdh_key: self.kms_ecdh_key.as_deref(),
             ecdh_public_key: self.ecdh_public_key.as_deref(),
             ecdh_curve: self.ecdh_curve.as_deref(),
+            region: self.aws_region.as_deref(),
+            profile: self.aws_profile.as_deref(),
         }
     }
 }

@@ -35,6 +35,12 @@ pub(crate) struct StoreArgs {
     /// The logical key store name bound into every branch key (default: the table name).
     #[arg(long, value_name = "NAME")]
     pub(crate) logical_key_store_name: Option<String>,
+    /// The AWS region of the table and the KMS key (default: the AWS configuration's).
+    #[arg(long, value_name = "REGION")]
+    pub(crate) aws_region: Option<String>,
+    /// A named profile of the AWS configuration files.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) aws_profile: Option<String>,
 }
 
 /// `sealbox keystore create-key`.
@@ -62,7 +68,8 @@ pub(crate) struct VersionKeyArgs {
 
 /// The key store the flags describe, on clients from the standard AWS configuration.
 pub(crate) async fn open(args: &StoreArgs) -> Result<DynamoDbKeyStore, KeyStoreError> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config =
+        crate::kms_keys::aws_config(args.aws_region.as_deref(), args.aws_profile.as_deref()).await;
     let store = DynamoDbKeyStore::new(
         aws_sdk_dynamodb::Client::new(&config),
         aws_sdk_kms::Client::new(&config),

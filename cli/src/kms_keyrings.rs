@@ -23,12 +23,13 @@ pub(crate) struct AsymmetricArgs<'a> {
     pub(crate) ecdh_key: Option<&'a str>,
     pub(crate) ecdh_public_key: Option<&'a Path>,
     pub(crate) ecdh_curve: Option<&'a str>,
+    /// `--aws-region`, `--aws-profile`.
+    pub(crate) region: Option<&'a str>,
+    pub(crate) profile: Option<&'a str>,
 }
 
-fn kms_client(rt: &tokio::runtime::Runtime) -> aws_sdk_kms::Client {
-    let config = rt.block_on(aws_config::load_defaults(
-        aws_config::BehaviorVersion::latest(),
-    ));
+fn kms_client(rt: &tokio::runtime::Runtime, args: &AsymmetricArgs<'_>) -> aws_sdk_kms::Client {
+    let config = rt.block_on(crate::kms_keys::aws_config(args.region, args.profile));
     aws_sdk_kms::Client::new(&config)
 }
 
@@ -48,7 +49,7 @@ pub(crate) fn asymmetric(
             ),
         };
         // Decrypting needs KMS; encrypting needs the public key only (and no AWS credentials).
-        let mut keyring = KmsRsaKeyring::new(arn, algorithm)?.with_client(kms_client(rt));
+        let mut keyring = KmsRsaKeyring::new(arn, algorithm)?.with_client(kms_client(rt, &args));
         if let Some(path) = args.rsa_public_key {
             let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -67,7 +68,7 @@ pub(crate) fn asymmetric(
             "1024" => MlKemParameterSet::MlKem1024,
             other => bail!("--ml-kem-parameter-set is 512, 768 or 1024, not {other:?}"),
         };
-        let mut keyring = KmsMlKemKeyring::new(kms_client(rt), arn, set)?;
+        let mut keyring = KmsMlKemKeyring::new(kms_client(rt, &args), arn, set)?;
         if let Some(path) = args.ml_kem_public_key {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -80,7 +81,7 @@ pub(crate) fn asymmetric(
             .ecdh_curve
             .ok_or_else(|| anyhow::anyhow!("--ecdh-curve is required with --kms-ecdh-key"))?
             .parse()?;
-        let builder = KmsEcdhKeyring::builder(kms_client(rt), curve);
+        let builder = KmsEcdhKeyring::builder(kms_client(rt, &args), curve);
         let builder = match args.ecdh_public_key {
             Some(path) => {
                 let bytes = std::fs::read(path)

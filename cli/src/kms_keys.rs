@@ -23,6 +23,23 @@ pub(crate) struct KmsSpec {
     pub(crate) partition: Option<String>,
 }
 
+/// The standard AWS configuration (environment, configuration files, `AWS_ENDPOINT_URL`), with
+/// `profile` read from the files and `region` over whatever region they name. Every AWS client
+/// of a command comes from here.
+pub(crate) async fn aws_config(
+    region: Option<&str>,
+    profile: Option<&str>,
+) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    loader.load().await
+}
+
 /// The region of a KMS ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`).
 fn arn_region(id: &str) -> Option<&str> {
     let mut parts = id.splitn(6, ':');
@@ -43,14 +60,7 @@ pub(crate) fn keyrings(
 ) -> anyhow::Result<Vec<Arc<dyn Keyring>>> {
     let mut out: Vec<Arc<dyn Keyring>> = Vec::new();
     for spec in specs {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(p) = &spec.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &spec.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        let config = rt.block_on(loader.load());
+        let config = rt.block_on(aws_config(spec.region.as_deref(), spec.profile.as_deref()));
         let client_in = |region: Option<&str>| {
             let mut b = aws_sdk_kms::config::Builder::from(&config);
             if let Some(r) = region {
@@ -76,7 +86,15 @@ pub(crate) fn keyrings(
                 let client = client_in(arn_region(id));
                 let described = rt
                     .block_on(client.describe_key().key_id(id).send())
-                    .map_err(|e| anyhow!("{}", aws_sdk_kms::error::DisplayErrorContext(e)))
+                    .map_err(|e| {
+                        // KMS's own words when it answered; the whole chain (a connection
+                        // error, say) when it did not.
+                        use aws_sdk_kms::error::ProvideErrorMetadata;
+                        match (e.code(), e.message()) {
+                            (Some(code), Some(message)) => anyhow!("{code}: {message}"),
+                            _ => anyhow!("{}", aws_sdk_kms::error::DisplayErrorContext(e)),
+                        }
+                    })
                     .with_context(|| format!("cannot resolve KMS key {id:?}"))?;
                 described
                     .key_metadata()

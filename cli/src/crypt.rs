@@ -21,9 +21,8 @@ pub(crate) struct Common {
     /// Input: a file, a directory (with -r), a glob, or - for standard input.
     #[arg(short, long, default_value = "-")]
     input: String,
-    /// Output: a file, an existing directory, or - for standard output. A decrypted file is
-    /// written under a temporary name and renamed only when the whole message verified; a failed
-    /// operation leaves no file and keeps an older one.
+    /// Output: a file, an existing directory, or - for standard output. A file is written under
+    /// a temporary name and renamed only when the operation succeeded.
     #[arg(short, long, default_value = "-")]
     output: String,
     /// A raw AES wrapping key: a file holding exactly 16, 24 or 32 bytes.

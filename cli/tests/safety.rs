@@ -144,8 +144,8 @@ fn failed_decrypt_leaves_no_output_file() {
     );
 }
 
-/// A failed encryption leaves nothing either: a new destination (written in place, since
-/// ciphertext releases nothing) is removed, and an older file of that name keeps its contents.
+/// A failed encryption leaves nothing either: no destination, no partial file, and an older file
+/// of that name keeps its contents.
 #[test]
 fn failed_encrypt_leaves_no_output_file() {
     let d = Dir::new("noenc");
@@ -184,7 +184,7 @@ fn failed_encrypt_leaves_no_output_file() {
             .any(|n| n.starts_with("new") || n.contains("partial")),
         "{names:?}"
     );
-    // The same input, valid, goes through the in-place path and decrypts.
+    // The same input, valid, encrypts and decrypts.
     std::fs::write(d.path("ok.b64"), "QUJD".repeat(1 << 14)).unwrap();
     let out = sealbox(&[
         "encrypt",

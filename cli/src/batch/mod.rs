@@ -5,14 +5,10 @@
 //! Both front ends fill an [`Engine`] and a list of [`Item`]s: `sealbox encrypt|decrypt` and the
 //! `aws-encryption-cli` compatible mode (`crate::compat`).
 //!
-//! What is released, and when: a decrypted file is written under a temporary name beside it and
+//! What is released, and when: a destination file is written under a temporary name beside it and
 //! renamed into place only once the whole message verified; a failed file leaves nothing (and an
-//! older file of that name is kept). An encrypted file is ciphertext, which releases nothing: when
-//! no file of its name exists it is written in place (created exclusively, removed on failure),
-//! which spares the rename (about 5% of the time of a tree of small files), and otherwise under a
-//! temporary name like a decrypted one, so that a failure keeps the older file. Standard output
-//! receives plaintext frame by frame as each verifies, unless `buffer` is set, in which case
-//! nothing is written before the end.
+//! older file of that name is kept). Standard output receives plaintext frame by frame as each
+//! verifies, unless `buffer` is set, in which case nothing is written before the end.
 
 pub(crate) mod metadata;
 mod plan;
@@ -240,7 +236,7 @@ impl Engine {
         if let Dest::File(path) = &item.dest {
             self.ensure_parent(path)?;
         }
-        let mut out = Output::open(&item.dest, self.buffer, self.mode == Mode::Encrypt)?;
+        let mut out = Output::open(&item.dest, self.buffer)?;
         let result = match self.mode {
             Mode::Encrypt => self.encrypt(rt, item, input, len, &mut out),
             Mode::Decrypt | Mode::DecryptUnsigned => self.decrypt(rt, item, input, &mut out),
@@ -425,9 +421,8 @@ impl<R: Read> Read for NoWhitespace<R> {
     }
 }
 
-/// The destination of one file: a temporary file renamed into place by `commit`, a new file
-/// written in place (ciphertext only) and removed by `abandon`, memory written to standard output
-/// by `commit` (`buffer`), or standard output directly.
+/// The destination of one file: a temporary file renamed into place by `commit`, memory written
+/// to standard output by `commit` (`buffer`), or standard output directly.
 pub(crate) struct Output {
     kind: OutputKind,
 }
@@ -438,42 +433,16 @@ enum OutputKind {
         tmp: PathBuf,
         dest: PathBuf,
     },
-    New {
-        file: File,
-        dest: PathBuf,
-    },
     Memory(Vec<u8>),
     Stdout,
 }
 
 impl Output {
-    /// `in_place`: the output is ciphertext, so a destination that does not exist yet may be
-    /// written under its own name.
-    fn open(dest: &Dest, buffer: bool, in_place: bool) -> anyhow::Result<Self> {
+    fn open(dest: &Dest, buffer: bool) -> anyhow::Result<Self> {
         let kind = match dest {
             Dest::Stdout if buffer => OutputKind::Memory(Vec::new()),
             Dest::Stdout => OutputKind::Stdout,
             Dest::File(path) => {
-                if in_place {
-                    // Exclusively: a file that appeared since the plan is not truncated, it takes
-                    // the temporary path below and is kept if this file fails.
-                    match File::options().write(true).create_new(true).open(path) {
-                        Ok(file) => {
-                            return Ok(Output {
-                                kind: OutputKind::New {
-                                    file,
-                                    dest: path.clone(),
-                                },
-                            })
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                        Err(e) => {
-                            return Err(
-                                anyhow!(e).context(format!("cannot create {}", path.display()))
-                            )
-                        }
-                    }
-                }
                 let tmp = partial_name(path);
                 let file = File::create(&tmp)
                     .with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -490,7 +459,7 @@ impl Output {
     /// A writer into the destination, base64-encoding with `encode`.
     fn writer(&mut self, encode: bool) -> Sink<'_> {
         let raw: Box<dyn Write + '_> = match &mut self.kind {
-            OutputKind::File { file, .. } | OutputKind::New { file, .. } => Box::new(file),
+            OutputKind::File { file, .. } => Box::new(file),
             OutputKind::Memory(v) => Box::new(v),
             OutputKind::Stdout => Box::new(std::io::stdout()),
         };
@@ -513,22 +482,15 @@ impl Output {
                 out.write_all(&v)?;
                 out.flush()?;
             }
-            OutputKind::New { .. } => {}
             OutputKind::Stdout => std::io::stdout().flush()?,
         }
         Ok(())
     }
 
     fn abandon(self) {
-        match self.kind {
-            OutputKind::File {
-                file, tmp: path, ..
-            }
-            | OutputKind::New { file, dest: path } => {
-                drop(file);
-                let _ = std::fs::remove_file(path);
-            }
-            OutputKind::Memory(_) | OutputKind::Stdout => {}
+        if let OutputKind::File { file, tmp, .. } = self.kind {
+            drop(file);
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

@@ -210,6 +210,51 @@ fn failed_encrypt_leaves_no_output_file() {
     assert_eq!(out.stdout, "ABC".repeat(1 << 14).as_bytes());
 }
 
+/// When the finished file cannot be renamed into place (a folder holds its name), the
+/// temporary file, which holds plaintext on decryption, is removed too.
+#[test]
+fn failed_rename_leaves_no_partial_file() {
+    let d = Dir::new("rename");
+    let key = write_key(&d);
+    std::fs::write(d.path("pt"), b"some plaintext").unwrap();
+    let out = sealbox(&[
+        "encrypt",
+        "-i",
+        &d.path("pt"),
+        "-o",
+        &d.path("ct"),
+        "--aes-key-file",
+        &key,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::create_dir_all(d.0.join("plain").join("ct.decrypted")).unwrap();
+    let out = sealbox(&[
+        "decrypt",
+        "-i",
+        &d.path("ct"),
+        "-o",
+        &d.path("plain"),
+        "--aes-key-file",
+        &key,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot rename"));
+    let names: Vec<String> = std::fs::read_dir(d.0.join("plain"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["ct.decrypted"], "{names:?}");
+}
+
 /// In a directory run, the file that fails leaves nothing, the others decrypt, the exit is 1.
 #[test]
 fn directory_run_with_one_bad_file() {

@@ -443,9 +443,7 @@ impl Output {
             Dest::Stdout if buffer => OutputKind::Memory(Vec::new()),
             Dest::Stdout => OutputKind::Stdout,
             Dest::File(path) => {
-                let tmp = partial_name(path);
-                let file = File::create(&tmp)
-                    .with_context(|| format!("cannot create {}", tmp.display()))?;
+                let (file, tmp) = create_partial(path)?;
                 OutputKind::File {
                     file,
                     tmp,
@@ -474,8 +472,11 @@ impl Output {
         match self.kind {
             OutputKind::File { file, tmp, dest } => {
                 drop(file);
-                std::fs::rename(&tmp, &dest)
-                    .with_context(|| format!("cannot rename to {}", dest.display()))?;
+                if let Err(e) = std::fs::rename(&tmp, &dest) {
+                    // The temporary file may hold plaintext: it does not outlive the failure.
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(anyhow!(e).context(format!("cannot rename to {}", dest.display())));
+                }
             }
             OutputKind::Memory(v) => {
                 let mut out = std::io::stdout().lock();
@@ -495,19 +496,32 @@ impl Output {
     }
 }
 
-/// The temporary name a destination is written under: beside it, so that the rename stays on one
-/// file system.
-fn partial_name(path: &Path) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// Numbers the temporary files of a run.
+static PARTIAL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A new temporary file for a destination: beside it, so that the rename stays on one file
+/// system. Created exclusively, never opened if it exists: the name can be guessed, and in a
+/// folder others may write to, a planted link would otherwise receive the plaintext.
+fn create_partial(path: &Path) -> anyhow::Result<(File, PathBuf)> {
     // The process ID once: in some sandboxes every getpid is a costly system call.
     static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(
-        ".sealbox-partial-{}-{}",
-        PID.get_or_init(std::process::id),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    PathBuf::from(tmp)
+    let mut tries = 0;
+    loop {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(
+            ".sealbox-partial-{}-{}",
+            PID.get_or_init(std::process::id),
+            PARTIAL_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmp = PathBuf::from(tmp);
+        match File::options().write(true).create_new(true).open(&tmp) {
+            Ok(file) => return Ok((file, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+            Err(e) => {
+                return Err(anyhow!(e).context(format!("cannot create {}", tmp.display())));
+            }
+        }
+    }
 }
 
 /// A writer into the destination, plain or base64.
@@ -589,5 +603,36 @@ impl Write for HeaderTap<'_> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link planted at the temporary names the next files would get is neither followed nor
+    /// truncated: the file goes under another name.
+    #[test]
+    fn planted_partial_names_are_not_opened() {
+        let dir = std::env::temp_dir().join(format!("sealbox-partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, b"untouched").unwrap();
+        let dest = dir.join("out");
+        let next = PARTIAL_COUNTER.load(Ordering::Relaxed);
+        let planted: Vec<PathBuf> = (next..next + 20)
+            .map(|n| {
+                let p = dir.join(format!("out.sealbox-partial-{}-{n}", std::process::id()));
+                std::os::unix::fs::symlink(&target, &p).unwrap();
+                p
+            })
+            .collect();
+        let (mut file, tmp) = create_partial(&dest).unwrap();
+        file.write_all(b"secret").unwrap();
+        assert!(!planted.contains(&tmp), "{}", tmp.display());
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"secret");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

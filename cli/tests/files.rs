@@ -209,3 +209,47 @@ fn many_files_with_the_cache_and_a_summary() {
     assert_eq!(distinct_data_keys(&d.join("fresh.jsonl")), 50);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Two sources that name one destination (`-i 'src/*/b'`): as one file after the other, the
+/// later replaces the earlier's output (with a warning), and with --no-overwrite the first stays.
+#[test]
+fn two_sources_with_one_destination() {
+    let (d, key) = setup("same-dest");
+    std::fs::create_dir_all(d.join("src/w")).unwrap();
+    std::fs::write(d.join("src/w/b"), b"first in glob order").unwrap();
+    std::fs::write(d.join("src/x/b"), b"second in glob order").unwrap();
+    let glob = s(&d.join("src/*/b"));
+    for (extra, expected) in [
+        (None, &b"second in glob order"[..]),
+        (Some("--no-overwrite"), &b"first in glob order"[..]),
+    ] {
+        let out_dir = d.join(if extra.is_some() {
+            "enc-keep"
+        } else {
+            "enc-replace"
+        });
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let mut args = vec!["encrypt", "-i", &glob, "-o"];
+        let out_s = s(&out_dir);
+        args.push(&out_s);
+        args.extend(["--aes-key-file", &key]);
+        args.extend(extra);
+        let out = ok(&args);
+        let warned = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            warned.contains("replaces the output") || warned.contains("no overwrite"),
+            "{warned}"
+        );
+        let names: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let out = ok(&[
+            "decrypt",
+            "-i",
+            &s(&out_dir.join("b.encrypted")),
+            "--aes-key-file",
+            &key,
+        ]);
+        assert_eq!(out.stdout, expected);
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -2,6 +2,7 @@
 //! input and output, globs, directory trees copied under the output directory with a suffix added
 //! to each file name, and the overwrite rules.
 
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -93,6 +94,7 @@ pub(crate) fn plan(a: &PlanArgs<'_>) -> anyhow::Result<Vec<Item>> {
         bail!("Destination may not be a directory when source is stdin");
     }
     let mut items = Vec::new();
+    let mut planned = HashSet::new();
     if input == "-" {
         let dest = if output == "-" {
             Dest::Stdout
@@ -137,7 +139,7 @@ pub(crate) fn plan(a: &PlanArgs<'_>) -> anyhow::Result<Vec<Item>> {
                 let rel = file.strip_prefix(&source).unwrap_or(&file);
                 let mut dest = Path::new(output).join(rel).into_os_string();
                 dest.push(suffix);
-                push_file(&mut items, file, PathBuf::from(dest), a)?;
+                push_file(&mut items, &mut planned, file, PathBuf::from(dest), a)?;
             }
         } else {
             // Not only regular files: a FIFO or a device (`-i <(command)`, `-i /dev/stdin`) is
@@ -153,7 +155,7 @@ pub(crate) fn plan(a: &PlanArgs<'_>) -> anyhow::Result<Vec<Item>> {
                 Dest::File(PathBuf::from(output))
             };
             match dest {
-                Dest::File(d) => push_file(&mut items, source, d, a)?,
+                Dest::File(d) => push_file(&mut items, &mut planned, source, d, a)?,
                 Dest::Stdout => items.push(Item {
                     source: Source::File(source),
                     dest: Dest::Stdout,
@@ -166,10 +168,34 @@ pub(crate) fn plan(a: &PlanArgs<'_>) -> anyhow::Result<Vec<Item>> {
 
 fn push_file(
     items: &mut Vec<Item>,
+    planned: &mut HashSet<PathBuf>,
     source: PathBuf,
     dest: PathBuf,
     a: &PlanArgs<'_>,
 ) -> anyhow::Result<()> {
+    if planned.contains(&dest) {
+        // Two sources of this run name one destination (`-i 'logs/*/app.log'`). The reference,
+        // one file after the other, finds the first one's output there when it comes to the
+        // second: skipped with --no-overwrite, asked about with --interactive, replaced
+        // otherwise. Files run concurrently here, so the replaced one is not run at all.
+        if !decide(&dest, a.overwrite, a.quiet)? {
+            return Ok(());
+        }
+        warn(
+            a.quiet,
+            &format!(
+                "{} replaces the output of an earlier source: {}",
+                source.display(),
+                dest.display()
+            ),
+        );
+        items.retain(|i| !matches!(&i.dest, Dest::File(d) if *d == dest));
+        items.push(Item {
+            source: Source::File(source),
+            dest: Dest::File(dest),
+        });
+        return Ok(());
+    }
     // A destination that does not exist yet cannot be the source: canonicalizing both (a
     // readlink per path component) is for the rare case where it does.
     let existing = dest.symlink_metadata().ok();
@@ -186,6 +212,7 @@ fn push_file(
     }
     let is_file = existing.is_some_and(|m| m.is_file() || (m.is_symlink() && dest.is_file()));
     if !is_file || should_write(&dest, a.overwrite, a.quiet)? {
+        planned.insert(dest.clone());
         items.push(Item {
             source: Source::File(source),
             dest: Dest::File(dest),
@@ -204,6 +231,11 @@ fn should_write(dest: &Path, overwrite: Overwrite, quiet: bool) -> anyhow::Resul
     if !dest.is_file() {
         return Ok(true);
     }
+    decide(dest, overwrite, quiet)
+}
+
+/// Whether to write `dest`, which exists (or will, written by an earlier source of this run).
+fn decide(dest: &Path, overwrite: Overwrite, quiet: bool) -> anyhow::Result<bool> {
     match overwrite {
         Overwrite::Never => {
             warn(

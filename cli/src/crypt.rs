@@ -33,22 +33,23 @@ pub(crate) struct Common {
     rsa_key: Option<PathBuf>,
     /// An AWS KMS key: ARN, key ID or alias; repeatable (the first generates the data key, each
     /// wraps it). The client comes from the standard AWS configuration (region, credentials,
-    /// AWS_ENDPOINT_URL).
+    /// AWS_ENDPOINT_URL) and --aws-region, --aws-profile.
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "ARN")]
     kms_key: Vec<String>,
-    /// The AWS region of every AWS client this command makes (--kms-key keys given by ID or
-    /// alias, --discovery, the asymmetric KMS keys, the key store); a key ARN names its own.
-    /// Default: the AWS configuration's.
+    /// The AWS region of the AWS clients this command makes (--kms-key keys given by ID or
+    /// alias, --discovery, the key store's table); a key given by ARN is called in the region
+    /// its ARN names. Default: the AWS configuration's.
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "REGION")]
     aws_region: Option<String>,
-    /// A named profile of the AWS configuration files, for every AWS client of this command.
+    /// A named profile of the AWS configuration files, for every AWS client of this command: its
+    /// region and its credentials (over the environment's).
     #[cfg(feature = "kms")]
     #[arg(long, value_name = "NAME")]
     aws_profile: Option<String>,
     /// Decrypt: with whatever KMS key a message names (multi-Region aware, in the configured
-    /// region), limited by --discovery-account.
+    /// region or --aws-region), limited by --discovery-account.
     #[cfg(feature = "kms")]
     #[arg(long, conflicts_with = "kms_key")]
     discovery: bool,

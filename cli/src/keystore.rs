@@ -1,7 +1,8 @@
 //! `sealbox keystore`: administer a hierarchical keyring's branch key store on DynamoDB.
 //!
 //! The DynamoDB and KMS clients come from the standard AWS configuration (region, credentials,
-//! `AWS_ENDPOINT_URL`), as for `--kms-key`. What other tools read is the last line of standard
+//! `AWS_ENDPOINT_URL`) and `--aws-region`, `--aws-profile`, as for `--kms-key`; the KMS client
+//! calls the region of the KMS key's ARN. What other tools read is the last line of standard
 //! output: the branch key ID for `create-key`, the new version for `version-key`. Failures exit
 //! 1, usage errors (a bad ARN, a missing context) 2.
 
@@ -35,10 +36,12 @@ pub(crate) struct StoreArgs {
     /// The logical key store name bound into every branch key (default: the table name).
     #[arg(long, value_name = "NAME")]
     pub(crate) logical_key_store_name: Option<String>,
-    /// The AWS region of the table and the KMS key (default: the AWS configuration's).
+    /// The AWS region of the table (default: the AWS configuration's); the KMS key is called in
+    /// the region its ARN names.
     #[arg(long, value_name = "REGION")]
     pub(crate) aws_region: Option<String>,
-    /// A named profile of the AWS configuration files.
+    /// A named profile of the AWS configuration files: its region and its credentials (over
+    /// the environment's).
     #[arg(long, value_name = "NAME")]
     pub(crate) aws_profile: Option<String>,
 }
@@ -66,13 +69,14 @@ pub(crate) struct VersionKeyArgs {
     branch_key_id: String,
 }
 
-/// The key store the flags describe, on clients from the standard AWS configuration.
+/// The key store the flags describe, on clients from the standard AWS configuration and
+/// `--aws-region`, `--aws-profile`.
 pub(crate) async fn open(args: &StoreArgs) -> Result<DynamoDbKeyStore, KeyStoreError> {
     let config =
         crate::kms_keys::aws_config(args.aws_region.as_deref(), args.aws_profile.as_deref()).await;
     let store = DynamoDbKeyStore::new(
         aws_sdk_dynamodb::Client::new(&config),
-        aws_sdk_kms::Client::new(&config),
+        crate::kms_keys::kms_client(&config, &args.key_store_kms_key),
         &args.key_store,
         KmsConfiguration::KeyArn(args.key_store_kms_key.clone()),
     )?;

@@ -28,9 +28,14 @@ pub(crate) struct AsymmetricArgs<'a> {
     pub(crate) profile: Option<&'a str>,
 }
 
-fn kms_client(rt: &tokio::runtime::Runtime, args: &AsymmetricArgs<'_>) -> aws_sdk_kms::Client {
+/// A KMS client for the key `arn`, in the region the ARN names.
+fn kms_client(
+    rt: &tokio::runtime::Runtime,
+    args: &AsymmetricArgs<'_>,
+    arn: &str,
+) -> aws_sdk_kms::Client {
     let config = rt.block_on(crate::kms_keys::aws_config(args.region, args.profile));
-    aws_sdk_kms::Client::new(&config)
+    crate::kms_keys::kms_client(&config, arn)
 }
 
 /// The keyrings the flags ask for (none when none of them is given).
@@ -49,7 +54,8 @@ pub(crate) fn asymmetric(
             ),
         };
         // Decrypting needs KMS; encrypting needs the public key only (and no AWS credentials).
-        let mut keyring = KmsRsaKeyring::new(arn, algorithm)?.with_client(kms_client(rt, &args));
+        let mut keyring =
+            KmsRsaKeyring::new(arn, algorithm)?.with_client(kms_client(rt, &args, arn));
         if let Some(path) = args.rsa_public_key {
             let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -68,7 +74,7 @@ pub(crate) fn asymmetric(
             "1024" => MlKemParameterSet::MlKem1024,
             other => bail!("--ml-kem-parameter-set is 512, 768 or 1024, not {other:?}"),
         };
-        let mut keyring = KmsMlKemKeyring::new(kms_client(rt, &args), arn, set)?;
+        let mut keyring = KmsMlKemKeyring::new(kms_client(rt, &args, arn), arn, set)?;
         if let Some(path) = args.ml_kem_public_key {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -81,7 +87,7 @@ pub(crate) fn asymmetric(
             .ecdh_curve
             .ok_or_else(|| anyhow::anyhow!("--ecdh-curve is required with --kms-ecdh-key"))?
             .parse()?;
-        let builder = KmsEcdhKeyring::builder(kms_client(rt, &args), curve);
+        let builder = KmsEcdhKeyring::builder(kms_client(rt, &args, key), curve);
         let builder = match args.ecdh_public_key {
             Some(path) => {
                 let bytes = std::fs::read(path)

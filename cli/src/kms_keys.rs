@@ -26,18 +26,37 @@ pub(crate) struct KmsSpec {
 /// The standard AWS configuration (environment, configuration files, `AWS_ENDPOINT_URL`), with
 /// `profile` read from the files and `region` over whatever region they name. Every AWS client
 /// of a command comes from here.
+///
+/// A profile named on the command line supplies the credentials even when the environment holds
+/// some (`AWS_ACCESS_KEY_ID` in a CI job, an `aws-vault exec` shell), as `aws --profile` and
+/// botocore (behind aws-encryption-cli's `profile=`) do: otherwise the environment's account
+/// would answer, and a key named by alias could be another account's key of that name.
 pub(crate) async fn aws_config(
     region: Option<&str>,
     profile: Option<&str>,
 ) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(p) = profile {
-        loader = loader.profile_name(p);
+        loader = loader.profile_name(p).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .build(),
+        );
     }
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_owned()));
     }
     loader.load().await
+}
+
+/// A KMS client for `key`: in the region its ARN names (a key ARN or an alias ARN), else in the
+/// configuration's.
+pub(crate) fn kms_client(config: &aws_config::SdkConfig, key: &str) -> aws_sdk_kms::Client {
+    let mut b = aws_sdk_kms::config::Builder::from(config);
+    if let Some(r) = arn_region(key) {
+        b = b.region(aws_sdk_kms::config::Region::new(r.to_owned()));
+    }
+    aws_sdk_kms::Client::from_conf(b.build())
 }
 
 /// The region of a KMS ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`).
@@ -61,15 +80,8 @@ pub(crate) fn keyrings(
     let mut out: Vec<Arc<dyn Keyring>> = Vec::new();
     for spec in specs {
         let config = rt.block_on(aws_config(spec.region.as_deref(), spec.profile.as_deref()));
-        let client_in = |region: Option<&str>| {
-            let mut b = aws_sdk_kms::config::Builder::from(&config);
-            if let Some(r) = region {
-                b = b.region(aws_sdk_kms::config::Region::new(r.to_owned()));
-            }
-            aws_sdk_kms::Client::from_conf(b.build())
-        };
         if spec.discovery {
-            let client = client_in(None);
+            let client = aws_sdk_kms::Client::new(&config);
             let mut k = KmsMrkDiscoveryKeyring::new(client)?;
             if let Some(partition) = &spec.partition {
                 k = k.with_discovery_filter(DiscoveryFilter::new(partition, spec.accounts.iter())?);
@@ -83,7 +95,7 @@ pub(crate) fn keyrings(
             } else {
                 // A key ID or an alias: KMS says which key ARN it stands for, which is what the
                 // encrypted data key records and what decryption matches.
-                let client = client_in(arn_region(id));
+                let client = kms_client(&config, id);
                 let described = rt
                     .block_on(client.describe_key().key_id(id).send())
                     .map_err(|e| {
@@ -102,7 +114,7 @@ pub(crate) fn keyrings(
                     .ok_or_else(|| anyhow!("KMS DescribeKey returned no ARN for {id:?}"))?
                     .to_owned()
             };
-            let client = client_in(arn_region(&arn));
+            let client = kms_client(&config, &arn);
             out.push(Arc::new(KmsMrkKeyring::new(client, &arn)?));
         }
         if spec.keys.is_empty() {

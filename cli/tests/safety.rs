@@ -47,6 +47,25 @@ fn inspect_reads_at_most_the_header_limit_from_stdin() {
     );
 }
 
+/// The names in folder `dir`.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Nothing named `prefix...` and no partial file is left in `d`.
+fn assert_nothing_left(d: &Dir, prefix: &str) {
+    let names = names(&d.0);
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with(prefix) || n.contains("partial")),
+        "{names:?}"
+    );
+}
+
 fn write_key(d: &Dir) -> String {
     std::fs::write(d.path("key"), [5u8; 32]).unwrap();
     d.path("key")
@@ -132,16 +151,7 @@ fn failed_decrypt_leaves_no_output_file() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read(d.path("old")).unwrap(), b"keep me");
-    let names: Vec<String> = std::fs::read_dir(&d.0)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !names
-            .iter()
-            .any(|n| n.starts_with("new") || n.contains("partial")),
-        "{names:?}"
-    );
+    assert_nothing_left(&d, "new");
 }
 
 /// A failed encryption leaves nothing either: no destination, no partial file, and an older file
@@ -174,16 +184,7 @@ fn failed_encrypt_leaves_no_output_file() {
         );
     }
     assert_eq!(std::fs::read(d.path("old")).unwrap(), b"keep me");
-    let names: Vec<String> = std::fs::read_dir(&d.0)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !names
-            .iter()
-            .any(|n| n.starts_with("new") || n.contains("partial")),
-        "{names:?}"
-    );
+    assert_nothing_left(&d, "new");
     // The same input, valid, encrypts and decrypts.
     std::fs::write(d.path("ok.b64"), "QUJD".repeat(1 << 14)).unwrap();
     let out = sealbox(&[
@@ -248,11 +249,7 @@ fn failed_rename_leaves_no_partial_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot rename"));
-    let names: Vec<String> = std::fs::read_dir(d.0.join("plain"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["ct.decrypted"], "{names:?}");
+    assert_eq!(names(&d.0.join("plain")), ["ct.decrypted"]);
 }
 
 /// In a directory run, the file that fails leaves nothing, the others decrypt, the exit is 1.

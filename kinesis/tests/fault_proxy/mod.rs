@@ -2,7 +2,8 @@
 //! stand-in for the failures a real stream shows under load, which moto never does.
 //!
 //! Every request other than `PutRecords` is forwarded unchanged. Each `PutRecords` request draws
-//! the next fault of a fixed, repeating schedule:
+//! the next fault of a fixed, repeating schedule (or, after [`FaultProxy::faults_only_for`]
+//! requests, none):
 //!
 //! - [`Fault::Throttle`]: the whole request is refused with HTTP 400
 //!   `ProvisionedThroughputExceededException`; nothing reaches moto.
@@ -83,6 +84,8 @@ struct Shared {
     schedule: Vec<Fault>,
     counts: Arc<FaultCounts>,
     expire_every: AtomicUsize,
+    /// `PutRecords` requests from this one on get no fault (0: the schedule never ends).
+    faults_until: AtomicUsize,
 }
 
 impl FaultProxy {
@@ -103,6 +106,7 @@ impl FaultProxy {
             schedule,
             counts: counts.clone(),
             expire_every: AtomicUsize::new(0),
+            faults_until: AtomicUsize::new(0),
         });
         let s = shared.clone();
         thread::spawn(move || {
@@ -116,6 +120,15 @@ impl FaultProxy {
             counts,
             shared,
         }
+    }
+
+    /// Apply the schedule to the first `n` `PutRecords` requests only, and forward the rest
+    /// untouched: for a test whose point is what the first faults do, and which a schedule
+    /// repeating forever could, by the timing of retries against the cycle, keep refusing one
+    /// record until its attempts run out.
+    pub(crate) fn faults_only_for(self, n: usize) -> Self {
+        self.shared.faults_until.store(n, Ordering::Relaxed);
+        self
     }
 
     /// Answer every `n`-th `GetRecords` request with `ExpiredIteratorException`.
@@ -250,7 +263,12 @@ fn serve(client: TcpStream, shared: &Shared) {
                 .counts
                 .put_records_requests
                 .fetch_add(1, Ordering::Relaxed);
-            let fault = shared.schedule[n % shared.schedule.len()];
+            let until = shared.faults_until.load(Ordering::Relaxed);
+            let fault = if until != 0 && n >= until {
+                Fault::None
+            } else {
+                shared.schedule[n % shared.schedule.len()]
+            };
             match put_records(shared, &request, fault) {
                 Some(r) => r,
                 // The response is lost: close the connection without one.

@@ -30,8 +30,6 @@ import logging
 import os
 import subprocess
 import sys
-import traceback
-from collections import Counter
 
 import aws_encryption_sdk
 from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
@@ -48,6 +46,8 @@ from aws_cryptographic_material_providers.mpl.models import (
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from interop_run import Run, expect_failure
 
 # sealbox name, cryptography curve, MPL curve spec, test-vector name
 CURVES = [
@@ -157,35 +157,8 @@ class Sealbox:
         )
 
 
-class Run:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.by = Counter()
-
-    def check(self, name, tally, fn):
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001: every failure is reported, none stops the run
-            self.failed += 1
-            print(f"FAIL {name}: {e}")
-            traceback.print_exc(limit=1, file=sys.stdout)
-            return
-        self.passed += 1
-        self.by[tally] += 1
-        print(f"ok   {name}")
-
-
 def expect_plaintext(pt):
     assert pt == PLAINTEXT, "plaintext differs"
-
-
-def expect_failure(fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001: any refusal will do; a success is the failure
-        return
-    raise AssertionError("decrypted a message that was not for this key")
 
 
 def main():

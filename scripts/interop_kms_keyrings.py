@@ -28,8 +28,6 @@ import logging
 import os
 import subprocess
 import sys
-import traceback
-from collections import Counter
 
 import aws_encryption_sdk
 import boto3
@@ -45,6 +43,8 @@ from aws_cryptographic_material_providers.mpl.models import (
 )
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 from cryptography.hazmat.primitives import serialization
+
+from interop_run import Run, expect_failure
 
 # The refusals checked below make the ESDK log "Error on closing" with a traceback: expected.
 logging.getLogger("aws_encryption_sdk").setLevel(logging.CRITICAL)
@@ -153,35 +153,8 @@ class Sealbox:
         return self._run("decrypt", ciphertext, flags)
 
 
-class Run:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.by = Counter()
-
-    def check(self, name, tally, fn):
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001: every failure is reported, none stops the run
-            self.failed += 1
-            print(f"FAIL {name}: {e}")
-            traceback.print_exc(limit=1, file=sys.stdout)
-            return
-        self.passed += 1
-        self.by[tally] += 1
-        print(f"ok   {name}")
-
-
 def expect_plaintext(pt):
     assert pt == PLAINTEXT, "plaintext differs"
-
-
-def expect_failure(fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001: any refusal will do; a success is the failure
-        return
-    raise AssertionError("decrypted a message that was not for this key")
 
 
 def rsa_checks(run, sb, workdir):
